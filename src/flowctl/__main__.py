@@ -1,0 +1,5 @@
+"""`python -m flowctl` runs the CLI."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,195 @@
+"""What every command shares: global options, error reporting, output.
+
+Global options (--store, --tenant, --actor, --json, --lock-timeout) may
+stand before or after the command, like kubectl's flags: the app callback
+takes them before it, and `command()` adds them to every command's own
+signature, the later value winning.
+"""
+
+import functools
+import inspect
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Annotated, Any, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from .. import jsonio
+from ..errors import BadInput, FlowctlError
+
+GLOBAL_PANEL = "Global options"
+
+StoreOption = Annotated[
+    Optional[str],
+    typer.Option("--store", help="Store root (default: $FLOWCTL_STORE, else nearest flowctl.toml upward).",
+                 rich_help_panel=GLOBAL_PANEL, show_default=False),
+]
+TenantOption = Annotated[
+    Optional[str],
+    typer.Option("--tenant", help="Tenant (default: $FLOWCTL_TENANT, else the store's default tenant).",
+                 rich_help_panel=GLOBAL_PANEL, show_default=False),
+]
+ActorOption = Annotated[
+    Optional[str],
+    typer.Option("--actor", help="Who is acting, for the audit log (default: $FLOWCTL_ACTOR, else your login).",
+                 rich_help_panel=GLOBAL_PANEL, show_default=False),
+]
+JsonOption = Annotated[
+    bool,
+    typer.Option("--json", help="Print exactly one JSON document on stdout (errors as JSON on stderr).",
+                 rich_help_panel=GLOBAL_PANEL),
+]
+LockTimeoutOption = Annotated[
+    Optional[float],
+    typer.Option("--lock-timeout", metavar="SECONDS", min=0,
+                 help="How long a write waits for the flow's lock before exit 7 (default 10).",
+                 rich_help_panel=GLOBAL_PANEL, show_default=False),
+]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The global options of one invocation."""
+
+    store: str | None = None
+    tenant: str | None = None
+    actor: str | None = None
+    json: bool = False
+    lock_timeout: float | None = None
+
+    def merged(self, **later: Any) -> "Settings":
+        """These settings overridden by the options given after the command."""
+        given = {name: value for name, value in later.items() if value is not None and value is not False}
+        return replace(self, **given)
+
+    def flows(self) -> Any:
+        """The core object for this invocation: store found, tenant and actor decided."""
+        from ..flows import Flows, default_actor
+        from ..store import Store
+
+        store = Store.discover(self.store)
+        return Flows(
+            store=store,
+            tenant=self.tenant or os.environ.get("FLOWCTL_TENANT") or store.default_tenant,
+            actor=self.actor or os.environ.get("FLOWCTL_ACTOR") or default_actor(),
+            lock_timeout=10.0 if self.lock_timeout is None else self.lock_timeout,
+        )
+
+
+_GLOBAL_PARAMS = [
+    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+    for name, annotation, default in (
+        ("store", StoreOption, None),
+        ("tenant", TenantOption, None),
+        ("actor", ActorOption, None),
+        ("json", JsonOption, False),
+        ("lock_timeout", LockTimeoutOption, None),
+    )
+]
+_GLOBAL_NAMES = [param.name for param in _GLOBAL_PARAMS]
+
+
+def command(app: typer.Typer, name: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register `fn(settings, ...)` as command `name`, with the global options added.
+
+    The function's first parameter receives the merged `Settings`; typer sees
+    the rest of its parameters plus the global ones.
+    """
+
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        own = list(inspect.signature(fn).parameters.values())[1:]  # drop `settings`
+        context = inspect.Parameter("_ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **values: Any) -> Any:
+            ctx = values.pop("_ctx")
+            later = {name: values.pop(name) for name in _GLOBAL_NAMES}
+            settings = (ctx.obj or Settings()).merged(**later)
+            ctx.obj = settings
+            return fn(settings, *args, **values)
+
+        params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) if p.kind == p.POSITIONAL_OR_KEYWORD else p
+                  for p in own]
+        wrapper.__signature__ = inspect.Signature([*params, context, *_GLOBAL_PARAMS])  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in wrapper.__signature__.parameters.values()}  # type: ignore[attr-defined]
+        app.command(name, **kwargs)(wrapper)
+        return fn
+
+    return register
+
+
+# -- output ------------------------------------------------------------------
+
+
+def emit_json(data: Any) -> None:
+    """Print one JSON document on stdout."""
+    sys.stdout.write(jsonio.dumps(data))
+
+
+def wants_json(argv: list[str]) -> bool:
+    """Whether --json was asked for, read off argv so even a usage error obeys it."""
+    return "--json" in argv[: argv.index("--")] if "--" in argv else "--json" in argv
+
+
+def report_error(error: FlowctlError, as_json: bool) -> None:
+    """One line on stderr (plus one per problem), or one JSON object with --json."""
+    if as_json:
+        body: dict[str, Any] = {"code": error.code, "exit": error.exit_code, "message": error.message}
+        if error.problems:
+            body["errors"] = [{"path": p.path, "message": p.message} for p in error.problems]
+        sys.stderr.write(json.dumps({"error": body}, ensure_ascii=False) + "\n")
+        return
+    lines = [f"flowctl: error: {error.message}"] + [f"  {problem}" for problem in error.problems]
+    sys.stderr.write("\n".join(lines) + "\n")
+
+
+class FlowctlGroup(TyperGroup):
+    """The app's click group: turns every failure into SPEC §6's one line and exit code."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        code = self._run(argv, prog_name or "flowctl", complete_var, **extra)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+    def _run(self, argv: list[str], prog_name: str, complete_var: str | None, **extra: Any) -> int:
+        from typer._click import exceptions as click_exceptions
+
+        as_json = wants_json(argv)
+        try:
+            result = super().main(args=argv, prog_name=prog_name, complete_var=complete_var,
+                                  standalone_mode=False, **extra)
+            return result if isinstance(result, int) else 0
+        except click_exceptions.NoArgsIsHelpError as exc:
+            sys.stdout.write(exc.format_message() + "\n")
+            return 0
+        except click_exceptions.ClickException as exc:
+            message = exc.format_message()
+            ctx = getattr(exc, "ctx", None)
+            if ctx is not None:
+                message += f" (see `{ctx.command_path} --help`)"
+            report_error(BadInput(message), as_json)
+            return exc.exit_code
+        except typer.Abort:
+            report_error(BadInput("aborted: nothing changed"), as_json)
+            return 2
+        except FlowctlError as exc:
+            report_error(exc, as_json)
+            return exc.exit_code
+        except BrokenPipeError:
+            # `flowctl list | head`: the reader left; that is not our error.
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+            return 0
+        except Exception as exc:
+            if os.environ.get("FLOWCTL_DEBUG") == "1":
+                raise
+            report_error(FlowctlError(
+                f"internal error: {type(exc).__name__}: {exc}; rerun with FLOWCTL_DEBUG=1 "
+                "for a traceback and report it"), as_json)
+            return 70

@@ -1,0 +1,200 @@
+"""Commands on flows as a whole: init, create, update, list, delete, show."""
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import BadInput
+from .app import app
+from .common import Settings, command, emit_json
+from .options import (
+    ConfigOption,
+    FlowArgument,
+    QuietOption,
+    RowVersionOption,
+    ShowFormat,
+    Status,
+    parse_version,
+    read_config,
+)
+
+
+@app.command("init")
+def init(
+    directory: Annotated[Path, typer.Argument(help="Where to make the store.", show_default=".")] = Path("."),
+    json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Make a store: flowctl.toml, .gitignore and flows/.
+
+    Example: flowctl init config-repo
+    """
+    from ..store import Store
+
+    root = Store.init(directory)
+    if json:
+        emit_json({"store": str(root)})
+    else:
+        print(f"Initialized empty flowctl store in {root}")
+
+
+@command(app, "create")
+def create(
+    settings: Settings,
+    key: Annotated[str, typer.Argument(help="The new flow's key: a-z 0-9 . _ -, used as its directory name.")],
+    name: Annotated[str, typer.Option("--name", help="A human name for the flow.", show_default=False)],
+    description: Annotated[str, typer.Option("--description", help="What the flow is for.")] = "",
+    status: Annotated[Status, typer.Option("--status", help="Initial status.")] = Status.draft,
+    auto_assembly: Annotated[bool, typer.Option("--auto-assembly/--no-auto-assembly", help="Auto assembly.")] = True,
+    config: ConfigOption = None,
+    flow_id: Annotated[Optional[str], typer.Option("--id", help="The id (default: flow_ + 12 hex chars).",
+                                                   show_default=False)] = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Create a flow with the default draft (or --config), at rowVersion 1.
+
+    Example: flowctl create credit-card-nba --name "Credit card NBA"
+    """
+    head = settings.flows().create(
+        key, name=name, description=description, status=status.value, auto_assembly=auto_assembly,
+        config=read_config(config), flow_id=flow_id,
+    )
+    if settings.json:
+        emit_json(head)
+    elif quiet:
+        print(head["key"])
+    else:
+        print(f"Created flow {head['key']} ({head['id']}), status {head['status']}, rowVersion 1")
+
+
+@command(app, "update")
+def update(
+    settings: Settings,
+    flow: FlowArgument,
+    name: Annotated[Optional[str], typer.Option("--name", show_default=False, help="New name.")] = None,
+    description: Annotated[Optional[str], typer.Option("--description", show_default=False,
+                                                       help="New description.")] = None,
+    status: Annotated[Optional[Status], typer.Option("--status", show_default=False, help="New status.")] = None,
+    auto_assembly: Annotated[Optional[bool], typer.Option("--auto-assembly/--no-auto-assembly",
+                                                          show_default=False, help="Auto assembly.")] = None,
+    config: ConfigOption = None,
+    row_version: RowVersionOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Edit the flow's head and draft; a new draft is validated.
+
+    An update that changes nothing writes nothing (no rowVersion bump).
+
+    Example: flowctl update credit-card-nba --config draft.json --row-version 3
+    """
+    head = settings.flows().update(
+        flow, name=name, description=description, status=status.value if status else None,
+        auto_assembly=auto_assembly, config=read_config(config), row_version=row_version,
+    )
+    if settings.json:
+        emit_json(head)
+    elif quiet:
+        print(head["rowVersion"])
+    else:
+        print(f"Updated flow {head['key']}: rowVersion {head['rowVersion']}")
+
+
+@command(app, "list")
+def list_flows(
+    settings: Settings,
+    status: Annotated[Optional[Status], typer.Option("--status", show_default=False,
+                                                     help="Only flows with this status.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="Flows per page.")] = 25,
+    cursor: Annotated[Optional[str], typer.Option("--cursor", show_default=False,
+                                                  help="Continue after a previous page.")] = None,
+) -> None:
+    """List flows: active first, then draft, paused, archived; newest first.
+
+    Example: flowctl list --status active --limit 10
+    """
+    page = settings.flows().list(status=status.value if status else None, limit=limit, cursor=cursor)
+    if settings.json:
+        emit_json({
+            "data": page.flows,
+            "pagination": {"total": page.total, "limit": page.limit,
+                           "hasMore": page.next_cursor is not None, "nextCursor": page.next_cursor},
+        })
+    else:
+        from .. import render
+
+        render.flows(page)
+
+
+@command(app, "delete")
+def delete(
+    settings: Settings,
+    flow: FlowArgument,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask; required off a terminal.")] = False,
+    row_version: RowVersionOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Delete a flow and its whole history (asks first on a terminal).
+
+    Example: flowctl delete old-promo --yes
+    """
+    flows = settings.flows()
+    if not yes:
+        if not sys.stdin.isatty():
+            raise BadInput(f"refusing to delete {flow!r} without --yes when not on a terminal")
+        head = flows.get(flow)
+        answer = input(f"Delete flow {head['key']} and all {head['latestVersion']} versions? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            raise BadInput("not confirmed: nothing deleted")
+    head = flows.delete(flow, row_version=row_version)
+    if settings.json:
+        emit_json({"deleted": True, "id": head["id"], "key": head["key"]})
+    elif quiet:
+        print(head["key"])
+    else:
+        print(f"Deleted flow {head['key']} ({head['id']}) and its {head['latestVersion']} versions")
+
+
+@command(app, "show")
+def show(
+    settings: Settings,
+    flow: FlowArgument,
+    version: Annotated[Optional[str], typer.Option("--version", metavar="N|active|latest|draft",
+                                                   show_default=False,
+                                                   help="Show a version's snapshot (or the draft config).")] = None,
+    output_format: Annotated[Optional[ShowFormat], typer.Option("--format", show_default=False,
+                                                                help="Print as JSON or TOML.")] = None,
+) -> None:
+    """Show the flow's head, or one version's full snapshot.
+
+    Example: flowctl show credit-card-nba --version 3 --format json
+    """
+    flows = settings.flows()
+    which = parse_version(version, words=("active", "latest", "draft")) if version else None
+    if which is None:
+        record = flows.get(flow)
+    elif which == "draft":
+        record = flows.config(flow, "draft")
+    else:
+        record = flows.snapshot(flow, which)
+    print_record(settings, record, output_format, kind="head" if which is None else
+                 "config" if which == "draft" else "snapshot")
+
+
+def print_record(settings: Settings, record: dict, output_format: Optional[ShowFormat], kind: str) -> None:
+    """Print a head, snapshot or config as JSON, TOML, or for a person."""
+    if settings.json or output_format == ShowFormat.json:
+        emit_json(record)
+    elif output_format == ShowFormat.toml:
+        from ..tomlio import dumps_toml
+
+        sys.stdout.write(dumps_toml(record))
+    else:
+        from .. import render
+
+        if kind == "head":
+            render.head(record)  # type: ignore[arg-type]
+        elif kind == "snapshot":
+            render.snapshot(record)  # type: ignore[arg-type]
+        else:
+            emit_json(record)

@@ -1,0 +1,59 @@
+"""Option types shared by several commands, and parsing of their values."""
+
+from enum import Enum
+from typing import Annotated, Any, Optional
+
+import typer
+
+from ..errors import BadInput
+
+FlowArgument = Annotated[str, typer.Argument(metavar="FLOW", help="The flow's key or id.", show_default=False)]
+RowVersionOption = Annotated[
+    Optional[int],
+    typer.Option("--row-version", metavar="N", help="Fail with exit 4 unless the flow is at this rowVersion.",
+                 show_default=False),
+]
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print only the essential value, for $(...) in scripts."),
+]
+ConfigOption = Annotated[
+    Optional[str],
+    typer.Option("--config", metavar="FILE|-", show_default=False,
+                 help="Draft config: a JSON file, a .toml file, or - for JSON on stdin."),
+]
+NotesOption = Annotated[str, typer.Option("--notes", "-m", help="Release notes for the version.")]
+DryRunOption = Annotated[
+    bool, typer.Option("--dry-run", help="Check everything and show what would be written; write nothing."),
+]
+
+
+class Status(str, Enum):
+    active = "active"
+    draft = "draft"
+    paused = "paused"
+    archived = "archived"
+
+
+class ShowFormat(str, Enum):
+    json = "json"
+    toml = "toml"
+
+
+def read_config(spec: Optional[str]) -> Any:
+    """The config named by --config, or None when not given."""
+    if spec is None:
+        return None
+    from ..jsonio import read_document
+
+    return read_document(spec)[0]
+
+
+def parse_version(text: str, *, words: tuple[str, ...] = ()) -> int | str:
+    """`3` or `v3` → 3; one of `words` (active, latest, draft) as is; else exit 2."""
+    if text in words:
+        return text
+    digits = text[1:] if text[:1] in ("v", "V") else text
+    if digits.isascii() and digits.isdigit() and int(digits) >= 1:
+        return int(digits)
+    choices = ", ".join(("N", "vN", *words))
+    raise BadInput(f"--version {text!r} is not a version: use one of {choices}")

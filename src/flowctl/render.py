@@ -1,0 +1,138 @@
+"""Human output with rich: tables and short sentences for a person to read.
+
+Imported only when a person reads the output (never with --json), so the
+read paths scripts use do not pay for rich. Stdout is data, stderr is talk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from .records import Head, Snapshot, VersionEntry
+
+_DIFF_STYLES = {"add": "green", "remove": "red", "change": "yellow", "move": "cyan", "summary": "bold"}
+
+
+def console(no_color: bool = False) -> Console:
+    """A console on stdout; colour off for NO_COLOR, --no-color or a pipe."""
+    return Console(no_color=no_color or "NO_COLOR" in os.environ, highlight=False, soft_wrap=True)
+
+
+def when(stamp: str | None) -> str:
+    """`2026-03-15T14:30:00.000Z` as `2026-03-15 14:30 UTC` (ISO stays in JSON)."""
+    if not stamp:
+        return "-"
+    return f"{stamp[:10]} {stamp[11:16]} UTC"
+
+
+def version_label(version: int | None) -> str:
+    return f"v{version}" if version else "-"
+
+
+def source_label(source: dict[str, Any]) -> str:
+    """`publish` or `rollback of v3`, as the history table shows it."""
+    if source.get("action") == "rollback":
+        return f"rollback of v{source.get('restoredVersion')}"
+    return str(source.get("action", "?"))
+
+
+def message(text: str, no_color: bool = False) -> None:
+    console(no_color).print(Text(text))
+
+
+def head(flow: Head, no_color: bool = False) -> None:
+    """A flow's head as a two-column sheet, like `kubectl describe`."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    draft = flow["draftConfig"]
+    nodes = draft.get("nodes") if isinstance(draft, dict) else None
+    rows = [
+        ("Key", flow["key"]),
+        ("ID", flow["id"]),
+        ("Tenant", flow["tenantId"]),
+        ("Name", flow["name"]),
+        ("Description", flow["description"] or "-"),
+        ("Kind", flow["kind"]),
+        ("Status", flow["status"]),
+        ("Auto assembly", "yes" if flow["autoAssembly"] else "no"),
+        ("Active version", version_label(flow["activeVersion"])),
+        ("Latest version", version_label(flow["latestVersion"])),
+        ("Row version", str(flow["rowVersion"])),
+        ("Created", f"{when(flow['createdAt'])} by {flow['createdBy']}"),
+        ("Updated", f"{when(flow['updatedAt'])} by {flow['updatedBy']}"),
+        ("Draft", f"{len(nodes)} nodes" if isinstance(nodes, list) else "fixed-stage (v1) config"),
+    ]
+    for label, value in rows:
+        table.add_row(label, Text(value))
+    console(no_color).print(table)
+
+
+def flows(page: Any, no_color: bool = False) -> None:
+    """One page of `list` as a table, with the cursor for the next page."""
+    out = console(no_color)
+    if not page.flows:
+        out.print(Text("No flows." if not page.total else "No more flows."))
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("KEY", "NAME", "STATUS", "ACTIVE", "LATEST", "UPDATED"):
+        table.add_column(column, overflow="fold")
+    for flow in page.flows:
+        table.add_row(
+            flow["key"], Text(flow["name"]), flow["status"], version_label(flow["activeVersion"]),
+            version_label(flow["latestVersion"]), when(flow["updatedAt"]),
+        )
+    out.print(table)
+    if page.next_cursor:
+        out.print(Text(f"{len(page.flows)} of {page.total} shown; next page: --cursor {page.next_cursor}"))
+
+
+def versions(flow: Head, entries: list[VersionEntry], no_color: bool = False) -> None:
+    """The history table, like `helm history`, with who and where from."""
+    out = console(no_color)
+    if not entries:
+        out.print(Text(f"{flow['key']} has no published versions yet: `flowctl publish {flow['key']}`"))
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("VERSION", "PUBLISHED", "BY", "SOURCE", "NODES", "SCORING", "NOTES"):
+        table.add_column(column, overflow="fold", no_wrap=column in ("VERSION", "PUBLISHED"))
+    for entry in entries:
+        active = entry["version"] == flow["activeVersion"]
+        table.add_row(
+            f"v{entry['version']}" + (" *" if active else ""),
+            when(entry["publishedAt"]),
+            Text(entry["publishedBy"]),
+            source_label(entry["source"]),
+            str(entry["summary"]["nodeCount"]),
+            Text(entry["summary"]["scoringMethod"] or "-"),
+            Text(entry["notes"] or ""),
+            style="bold" if active else None,
+        )
+    out.print(table)
+    out.print(Text(f"* active version (v{flow['activeVersion']}, status {flow['status']})"))
+
+
+def snapshot(snap: Snapshot, no_color: bool = False) -> None:
+    """One version: its record, then its config as JSON."""
+    out = console(no_color)
+    out.print(Text(
+        f"{snap['key']} v{snap['version']}  {source_label(snap['source'])}  "
+        f"published {when(snap['publishedAt'])} by {snap['publishedBy']}"
+    ))
+    if snap["notes"]:
+        out.print(Text(f"notes: {snap['notes']}"))
+    out.print(Text(f"sha256: {snap['configSha256']}"))
+    out.print(Text(json.dumps(snap["configSnapshot"], indent=2, ensure_ascii=False)))
+
+
+def diff_lines(lines: list[tuple[str, str]], no_color: bool = False) -> None:
+    """A structural diff, coloured by kind of change on a terminal."""
+    out = console(no_color)
+    for kind, line in lines:
+        out.print(Text(line, style=_DIFF_STYLES.get(kind, "")))

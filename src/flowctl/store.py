@@ -1,0 +1,334 @@
+"""Where things live on disk: store discovery, paths, locks, atomic files.
+
+Every path inside a store is built here and nowhere else. Every write goes
+through `write_atomic`, `create_exclusive` or `append_line`, which follow
+the protocol of SPEC §7: temp file in the same directory, fsync, rename (or
+link, for files that must never be overwritten), fsync of the directory.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import names
+from .errors import Busy, Conflict, IntegrityError, NotFound
+
+CONFIG_FILE = "flowctl.toml"
+STORE_FORMAT = 1
+GITIGNORE_LINES = (
+    "# flowctl: lock files and unfinished temp files are not history",
+    "/flows/**/*.lock",
+    "/flows/**/.*.tmp*",
+    "/.*.tmp*",
+)
+
+
+def _temp_name(target: Path) -> Path:
+    """A temp path beside `target`: starts with '.', contains '.tmp' (SPEC §1)."""
+    return target.with_name(f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a rename or link inside `directory` durable."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _write_temp(target: Path, data: bytes) -> Path:
+    temp = _temp_name(target)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        _write_all(fd, data)
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        os.unlink(temp)
+        raise
+    os.close(fd)
+    return temp
+
+
+def write_atomic(target: Path, data: bytes) -> None:
+    """Replace `target` with `data` so every reader sees the old or the new file."""
+    temp = _write_temp(target, data)
+    try:
+        os.replace(temp, target)
+    except BaseException:
+        os.unlink(temp)
+        raise
+    fsync_dir(target.parent)
+
+
+def create_exclusive(target: Path, data: bytes) -> None:
+    """Create `target` with `data`, failing with Conflict if it already exists.
+
+    `os.link` refuses an existing name, so even a writer that bypassed the
+    lock cannot overwrite an immutable snapshot.
+    """
+    temp = _write_temp(target, data)
+    try:
+        os.link(temp, target)
+    except FileExistsError:
+        raise Conflict(f"{target.name} already exists: another writer got there first; retry") from None
+    finally:
+        os.unlink(temp)
+    fsync_dir(target.parent)
+
+
+def append_line(target: Path, line: bytes) -> None:
+    """Append one whole line with a single O_APPEND write, then fsync."""
+    fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        _write_all(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def truncate(target: Path, size: int) -> None:
+    """Cut `target` back to `size` bytes (dropping a torn or uncommitted tail)."""
+    fd = os.open(target, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.ftruncate(fd, size)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_bytes(path: Path) -> bytes:
+    """Read a store file, refusing to follow a symlink in its last component."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise IntegrityError(f"{path}: is a symlink; flowctl never follows links inside the store") from None
+        raise
+    with os.fdopen(fd, "rb") as fh:
+        return fh.read()
+
+
+def read_json(path: Path) -> Any:
+    """Read a stored JSON file; an unparsable one is an integrity problem (exit 8)."""
+    raw = read_bytes(path)
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise IntegrityError(
+            f"{path}: unreadable (not valid JSON): run `flowctl verify` to see what is damaged"
+        ) from None
+
+
+class FileLock:
+    """An exclusive kernel lock (flock) on a lock file, with a timeout.
+
+    We use fcntl directly rather than the filelock package because, after the
+    lock is taken, we must check that the file we hold is still the one at the
+    path: `delete` moves a flow's directory away, and a writer that waited on
+    the old lock must not go on writing into a re-created flow. The kernel
+    drops the lock when its holder dies, so a killed writer never blocks the
+    next one; the lock file is never deleted (deleting it races, see the
+    filelock history).
+    """
+
+    def __init__(self, path: Path, timeout: float, what: str) -> None:
+        self.path = path
+        self.timeout = timeout
+        self.what = what
+        self.fd: int | None = None
+
+    def __enter__(self) -> FileLock:
+        deadline = time.monotonic() + self.timeout
+        delay = 0.001
+        while True:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+            except FileNotFoundError:
+                raise NotFound(f"{self.what} no longer exists (deleted meanwhile)") from None
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        os.close(fd)
+                        raise Busy(
+                            f"{self.what} is busy: another flowctl holds its lock "
+                            f"(waited {self.timeout:g}s); retry, or raise --lock-timeout"
+                        ) from None
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.05)
+            held = os.fstat(fd)
+            try:
+                current = os.stat(self.path)
+                if (current.st_ino, current.st_dev) == (held.st_ino, held.st_dev):
+                    self.fd = fd
+                    return self
+            except FileNotFoundError:
+                pass
+            os.close(fd)  # we locked a file that was moved away: take the new one
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing releases the flock
+            self.fd = None
+
+
+@dataclass(frozen=True)
+class FlowFiles:
+    """The files of one flow (SPEC §1)."""
+
+    dir: Path
+
+    @property
+    def head(self) -> Path:
+        return self.dir / "flow.json"
+
+    @property
+    def versions(self) -> Path:
+        return self.dir / "versions"
+
+    @property
+    def index(self) -> Path:
+        # Derived: one line per version (the `versions` items), rebuilt by verify --repair.
+        return self.dir / "versions.jsonl"
+
+    @property
+    def audit(self) -> Path:
+        return self.dir / "audit.jsonl"
+
+    @property
+    def lock(self) -> Path:
+        return self.dir / "flow.lock"
+
+    def snapshot(self, version: int) -> Path:
+        return self.versions / f"{version:06d}.json"
+
+
+@dataclass(frozen=True)
+class Store:
+    """A store root and its settings."""
+
+    root: Path
+    default_tenant: str
+
+    @classmethod
+    def open(cls, root: Path) -> Store:
+        """Open the store at `root` (which holds flowctl.toml)."""
+        import tomllib
+
+        settings_path = root / CONFIG_FILE
+        try:
+            settings = tomllib.loads(read_bytes(settings_path).decode("utf-8"))
+        except FileNotFoundError:
+            raise NotFound(f"no flowctl store at {root} (no {CONFIG_FILE}): create one with `flowctl init {root}`") from None
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise IntegrityError(f"{settings_path}: unreadable: {exc}") from None
+        if settings.get("format") != STORE_FORMAT:
+            raise IntegrityError(
+                f"{settings_path}: store format {settings.get('format')!r} is not supported "
+                f"(this flowctl reads format {STORE_FORMAT}); upgrade flowctl"
+            )
+        default_tenant = settings.get("default_tenant", "default")
+        if not isinstance(default_tenant, str) or not names.is_name(default_tenant):
+            raise IntegrityError(f"{settings_path}: default_tenant {default_tenant!r} is not a valid tenant name")
+        return cls(root=root.resolve(), default_tenant=default_tenant)
+
+    @classmethod
+    def discover(cls, explicit: str | None) -> Store:
+        """Find the store: --store, then $FLOWCTL_STORE, then the nearest
+        ancestor of the working directory holding flowctl.toml (as git finds .git)."""
+        chosen = explicit or os.environ.get("FLOWCTL_STORE")
+        if chosen:
+            return cls.open(Path(chosen))
+        here = Path.cwd()
+        for candidate in (here, *here.parents):
+            if (candidate / CONFIG_FILE).is_file():
+                return cls.open(candidate)
+        raise NotFound(
+            f"no flowctl store in {here} or any parent: run `flowctl init` to make one, "
+            "or pass --store / set FLOWCTL_STORE"
+        )
+
+    @staticmethod
+    def init(directory: Path) -> Path:
+        """Make a store in `directory`: flowctl.toml, .gitignore, flows/."""
+        directory.mkdir(parents=True, exist_ok=True)
+        settings = directory / CONFIG_FILE
+        body = f'format = {STORE_FORMAT}\ndefault_tenant = "default"\n'.encode()
+        try:
+            create_exclusive(settings, body)
+        except Conflict:
+            raise Conflict(f"{directory} is already a flowctl store ({CONFIG_FILE} exists)") from None
+        gitignore = directory / ".gitignore"
+        existing = gitignore.read_text(encoding="utf-8") if gitignore.exists() else ""
+        missing = [line for line in GITIGNORE_LINES if line not in existing.splitlines()]
+        if missing:
+            separator = "" if not existing or existing.endswith("\n") else "\n"
+            write_atomic(gitignore, (existing + separator + "\n".join(missing) + "\n").encode())
+        (directory / "flows").mkdir(exist_ok=True)
+        fsync_dir(directory)
+        return directory.resolve()
+
+    # -- paths ---------------------------------------------------------------
+
+    def tenant_dir(self, tenant: str) -> Path:
+        return self.root / "flows" / names.check_tenant(tenant)
+
+    def flow_files(self, tenant: str, key: str) -> FlowFiles:
+        """The files of flow `key`, refusing a directory that leads out of the store."""
+        directory = self.tenant_dir(tenant) / names.check_key(key)
+        self.check_inside(directory)
+        return FlowFiles(directory)
+
+    def check_inside(self, path: Path) -> None:
+        """Refuse a path whose symlinks lead outside the store root (SPEC §7)."""
+        try:
+            resolved = path.resolve()
+        except (OSError, RuntimeError):
+            raise IntegrityError(f"{path}: cannot be resolved (symlink loop?)") from None
+        if not resolved.is_relative_to(self.root):
+            raise IntegrityError(f"{path}: is a symlink leading out of the store; flowctl refuses it")
+
+    def flow_keys(self, tenant: str) -> list[str]:
+        """The keys of a tenant's flows, sorted; stray and temp entries are skipped."""
+        try:
+            entries = os.listdir(self.tenant_dir(tenant))
+        except FileNotFoundError:
+            return []
+        return sorted(entry for entry in entries if names.is_name(entry))
+
+    def tenants(self) -> list[str]:
+        try:
+            entries = os.listdir(self.root / "flows")
+        except FileNotFoundError:
+            return []
+        return sorted(entry for entry in entries if names.is_name(entry))
+
+    def tenant_lock(self, tenant: str, timeout: float) -> FileLock:
+        """The lock that serialises creating flows in a tenant (key/id uniqueness)."""
+        directory = self.tenant_dir(tenant)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.check_inside(directory)
+        # A leading '.' keeps it out of the key namespace (keys start with a letter or digit).
+        return FileLock(directory / ".tenant.lock", timeout, f"tenant {tenant!r}")
+
+    def flow_lock(self, files: FlowFiles, timeout: float) -> FileLock:
+        return FileLock(files.lock, timeout, f"flow {files.dir.name!r}")
