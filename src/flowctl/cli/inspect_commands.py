@@ -1,0 +1,128 @@
+"""Commands that compare and check: diff, verify."""
+
+import sys
+from enum import Enum
+from typing import Annotated, Any, Optional
+
+import typer
+
+from ..errors import BadInput, IntegrityError
+from .app import app
+from .common import Settings, command, emit_json
+from .options import FlowArgument, parse_version
+
+
+class DiffFormat(str, Enum):
+    text = "text"
+    json = "json"
+    unified = "unified"
+
+
+def _side(flows: Any, flow: str, selector: str, stdin_used: list[bool]) -> tuple[Any, str]:
+    """Resolve one FROM/TO selector to (config or None, label)."""
+    from ..jsonio import read_document
+
+    if selector == "-" or selector.startswith("@"):
+        if selector == "-":
+            if stdin_used:
+                raise BadInput("only one side of a diff can be read from stdin (-)")
+            stdin_used.append(True)
+        config, _ = read_document("-" if selector == "-" else selector[1:])
+        if not isinstance(config, dict):
+            raise BadInput(f"{selector}: a config must be a JSON object")
+        return config, "stdin" if selector == "-" else selector
+    which = parse_version(selector, words=("draft", "active", "latest"))
+    if which == "draft":
+        return flows.config(flow, "draft"), "draft"
+    head = flows.get(flow)
+    if which == "active" and head["activeVersion"] is None:
+        return None, "empty"
+    number = flows._version_number(head, which)
+    return flows.config(flow, number), f"v{number}"
+
+
+@command(app, "diff")
+def diff(
+    settings: Settings,
+    flow: FlowArgument,
+    from_: Annotated[Optional[str], typer.Argument(metavar="[FROM]", show_default=False,
+                                                   help="N, vN, draft, active, latest, @FILE or - (default: active).")] = None,
+    to: Annotated[Optional[str], typer.Argument(metavar="[TO]", show_default=False,
+                                                help="Same choices (default: draft).")] = None,
+    output_format: Annotated[DiffFormat, typer.Option("--format", help="text, json or unified.")] = DiffFormat.text,
+    exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 1 when there are differences, 0 when none.")] = False,
+) -> None:
+    """Show what changes between two states of a flow, node by node.
+
+    Default: active → draft, i.e. what the next publish would change.
+
+    Example: flowctl diff credit-card-nba 3 draft --format json
+    """
+    from .. import diff as structural
+
+    flows = settings.flows()
+    stdin_used: list[bool] = []
+    old, old_label = _side(flows, flow, from_ or "active", stdin_used)
+    new, new_label = _side(flows, flow, to or "draft", stdin_used)
+    changes = structural.diff_configs(old, new)
+    if settings.json or output_format == DiffFormat.json:
+        emit_json(structural.to_json(old_label, new_label, changes))
+    elif output_format == DiffFormat.unified:
+        key = flows.get(flow)["key"]
+        label = lambda text: text if text.startswith("@") or text == "stdin" else f"{key}@{text}"  # noqa: E731
+        sys.stdout.write(structural.unified(old, new, label(old_label), label(new_label)))
+    else:
+        from .. import render
+
+        render.diff_lines(structural.text_lines(changes))
+    if exit_code and changes:
+        raise typer.Exit(1)
+
+
+@command(app, "verify")
+def verify(
+    settings: Settings,
+    flow: Annotated[Optional[str], typer.Argument(metavar="[FLOW]", show_default=False,
+                                                  help="Check only this flow (default: every flow of the tenant).")] = None,
+    repair: Annotated[bool, typer.Option("--repair", help="Complete half-finished publishes, rebuild derived "
+                                                          "files, remove stray temp files; then check.")] = False,
+) -> None:
+    """Check the store like `git fsck`: checksums, numbering, head, index, audit.
+
+    Exit 0 when clean; 8 with one line per problem otherwise.
+
+    Example: flowctl verify --repair
+    """
+    from .. import verify as checker
+
+    flows = settings.flows()
+    key = flows.resolve(flow).dir.name if flow else None
+    if repair:
+        checker.repair(flows.store, flows.tenant, key, flows.lock_timeout)
+    verifier = checker.Verifier(flows.store, flows.tenant)
+    keys = [key] if key else flows.store.flow_keys(flows.tenant)
+    findings = _check_with_progress(verifier, keys, key, show=not settings.json and sys.stderr.isatty())
+    if settings.json:
+        emit_json({"ok": not findings, "problems": [finding.as_json() for finding in findings]})
+    else:
+        for finding in findings:
+            print(f"{finding.path}: {finding.problem}")
+        if not findings:
+            print(f"ok: {len(keys)} flow{'s' if len(keys) != 1 else ''} verified in tenant {flows.tenant!r}")
+    if findings:
+        raise IntegrityError(f"{len(findings)} problem{'s' if len(findings) != 1 else ''} found: "
+                             "fix them (`flowctl verify --repair` does what is safe) and verify again")
+
+
+def _check_with_progress(verifier: Any, keys: list[str], only: Optional[str], show: bool) -> list:
+    """Run the checks, with a rich progress bar on a terminal for large stores."""
+    total = verifier.snapshot_count(keys) if show else 0
+    if total < 2000:
+        return verifier.check_tenant(only)
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("verifying snapshots", total=total)
+        verifier.progress = lambda done: progress.advance(task, done)
+        return verifier.check_tenant(only)
