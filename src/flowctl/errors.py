@@ -6,11 +6,10 @@ single stderr line (or one JSON object with --json) and its exit code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     """One finding inside a larger error: where (a JSON path or file) and what."""
 
     path: str

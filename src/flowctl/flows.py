@@ -8,27 +8,27 @@ Nothing here prints or exits; failures are `FlowctlError`s.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import getpass
-import hashlib
 import json
 import os
 import re
-import secrets
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import journal, jsonio, names, records
 from .errors import BadInput, Conflict, InvalidConfig, NotFound
 from .records import Head, Snapshot, VersionEntry
 from .store import FlowFiles, Store
 
+if TYPE_CHECKING:
+    from .pointers import Edit
+
 _TEXT_MAX = 4096  # name, description, notes: one paragraph, not a document
 
 
 def default_actor() -> str:
     """Who is acting when neither --actor nor $FLOWCTL_ACTOR says: the login name."""
+    import getpass
+
     try:
         return getpass.getuser() or "unknown"
     except (OSError, KeyError, ImportError):
@@ -61,8 +61,7 @@ def _check_row_version(head: Head, expected: int | None) -> None:
         )
 
 
-@dataclass(frozen=True)
-class Release:
+class Release(NamedTuple):
     """What a publish or rollback wrote (or, with dry_run, would write)."""
 
     head: Head
@@ -72,8 +71,7 @@ class Release:
     dry_run: bool = False
 
 
-@dataclass(frozen=True)
-class Page:
+class Page(NamedTuple):
     """One page of `list`: the flows, and how to get the next page."""
 
     flows: list[Head]
@@ -82,18 +80,14 @@ class Page:
     next_cursor: str | None = None
 
 
-@dataclass
 class Flows:
     """The flows of one tenant of a store, as seen by one actor."""
 
-    store: Store
-    tenant: str
-    actor: str
-    lock_timeout: float = 10.0
-
-    def __post_init__(self) -> None:
-        names.check_tenant(self.tenant)
-        _check_text("actor", self.actor, required=True)
+    def __init__(self, store: Store, tenant: str, actor: str, lock_timeout: float = 10.0) -> None:
+        self.store = store
+        self.tenant = names.check_tenant(tenant)
+        self.actor = _check_text("actor", actor, required=True)
+        self.lock_timeout = lock_timeout
 
     # -- finding ---------------------------------------------------------------
 
@@ -253,9 +247,14 @@ class Flows:
         status: str | None = None,
         auto_assembly: bool | None = None,
         config: Any = None,
+        edits: Sequence[Edit] = (),
         row_version: int | None = None,
     ) -> Head:
-        """Change the head; a change of nothing writes nothing (no rowVersion bump)."""
+        """Change the head; a change of nothing writes nothing (no rowVersion bump).
+
+        `edits` (--set/--unset) apply in order to `config` if given, else to
+        the current draft; only the result is validated.
+        """
         from . import pipeline
 
         if name is not None:
@@ -264,12 +263,18 @@ class Flows:
             _check_text("description", description, single_line=False)
         if status is not None:
             _check_status(status)
-        if config is not None:
+        if config is not None and not edits:
             pipeline.validate(config)
         files = self.resolve(flow)
         with self.store.flow_lock(files, self.lock_timeout):
             head = journal.recover(files)
             _check_row_version(head, row_version)
+            if edits:
+                from . import pointers
+
+                # Under the lock: the edits apply to the draft as it is now, not as it was read.
+                config = pointers.apply(head["draftConfig"] if config is None else config, edits)
+                pipeline.validate(config)
             wanted: dict[str, Any] = {
                 "name": name,
                 "description": description,
@@ -413,6 +418,8 @@ def _v(version: int | None) -> str:
 def _new_id(tenant: str, key: str, taken: set[str]) -> str:
     """flow_ + 12 hex chars; derived from SOURCE_DATE_EPOCH when it is set, so
     reproducible runs write byte-identical files."""
+    import hashlib
+
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch:
         salt = 0
@@ -422,7 +429,7 @@ def _new_id(tenant: str, key: str, taken: set[str]) -> str:
                 return f"flow_{digest}"
             salt += 1
     while True:
-        candidate = f"flow_{secrets.token_hex(6)}"
+        candidate = f"flow_{os.urandom(6).hex()}"
         if candidate not in taken:
             return candidate
 
@@ -434,11 +441,16 @@ def _list_order(head: Head) -> tuple[int, int, str]:
 
 
 def _encode_cursor(position: tuple[int, int, str]) -> str:
+    import base64
+
     raw = json.dumps(list(position), separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def _decode_cursor(cursor: str) -> tuple[int, int, str]:
+    import base64
+    import binascii
+
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         rank, stamp, key = json.loads(raw)

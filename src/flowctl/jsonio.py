@@ -8,7 +8,6 @@ exhaust memory or the stack.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -37,6 +36,8 @@ def compact_line(data: Any) -> bytes:
 
 def config_sha256(config: Any) -> str:
     """Hex SHA-256 of a config in compact canonical form (SPEC §3)."""
+    import hashlib  # only writes and verify hash; reads stay light
+
     canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

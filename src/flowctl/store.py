@@ -12,11 +12,9 @@ import errno
 import fcntl
 import json
 import os
-import secrets
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import names
 from .errors import Busy, Conflict, IntegrityError, NotFound
@@ -33,7 +31,7 @@ GITIGNORE_LINES = (
 
 def _temp_name(target: Path) -> Path:
     """A temp path beside `target`: starts with '.', contains '.tmp' (SPEC §1)."""
-    return target.with_name(f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+    return target.with_name(f".{target.name}.tmp-{os.getpid()}-{os.urandom(4).hex()}")
 
 
 def fsync_dir(directory: Path) -> None:
@@ -191,8 +189,7 @@ class FileLock:
             self.fd = None
 
 
-@dataclass(frozen=True)
-class FlowFiles:
+class FlowFiles(NamedTuple):
     """The files of one flow (SPEC §1)."""
 
     dir: Path
@@ -222,8 +219,7 @@ class FlowFiles:
         return self.versions / f"{version:06d}.json"
 
 
-@dataclass(frozen=True)
-class Store:
+class Store(NamedTuple):
     """A store root and its settings."""
 
     root: Path

@@ -12,8 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, NamedTuple, Optional
 
 import typer
 from typer.core import TyperGroup
@@ -51,8 +50,7 @@ LockTimeoutOption = Annotated[
 ]
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """The global options of one invocation."""
 
     store: str | None = None
@@ -64,7 +62,7 @@ class Settings:
     def merged(self, **later: Any) -> "Settings":
         """These settings overridden by the options given after the command."""
         given = {name: value for name, value in later.items() if value is not None and value is not False}
-        return replace(self, **given)
+        return self._replace(**given)
 
     def flows(self) -> Any:
         """The core object for this invocation: store found, tenant and actor decided."""
@@ -72,9 +70,12 @@ class Settings:
         from ..store import Store
 
         store = Store.discover(self.store)
+        # An empty --tenant or $FLOWCTL_TENANT is a bad name (exit 2), not "use the default":
+        # falling back silently would act on another tenant's flows.
+        tenant = self.tenant if self.tenant is not None else os.environ.get("FLOWCTL_TENANT")
         return Flows(
             store=store,
-            tenant=self.tenant or os.environ.get("FLOWCTL_TENANT") or store.default_tenant,
+            tenant=store.default_tenant if tenant is None else tenant,
             actor=self.actor or os.environ.get("FLOWCTL_ACTOR") or default_actor(),
             lock_timeout=10.0 if self.lock_timeout is None else self.lock_timeout,
         )
