@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 from typing import Any
 
@@ -295,9 +294,15 @@ def commit_release(files: FlowFiles, audit: dict[str, Any], snapshot: Snapshot, 
     write_atomic(files.head, jsonio.encode(head))
 
 
+def _short(name: str) -> str:
+    """A key cut to fit in a temp directory name: a key may be 255 chars, the
+    file system's limit for a whole name, and the temp name adds ~25."""
+    return name[:64]
+
+
 def create_flow(files: FlowFiles, head: Head, audit: dict[str, Any]) -> None:
     """Build the flow in a temp directory, then rename it into place (commit)."""
-    staging = files.dir.with_name(f".{files.dir.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+    staging = files.dir.with_name(f".{_short(files.dir.name)}.tmp-{os.getpid()}-{os.urandom(4).hex()}")
     staging.mkdir()
     try:
         staged = FlowFiles(staging)
@@ -316,7 +321,7 @@ def create_flow(files: FlowFiles, head: Head, audit: dict[str, Any]) -> None:
 
 def delete_flow(files: FlowFiles) -> None:
     """Move the flow's directory out of the namespace (commit), then remove it."""
-    doomed = files.dir.with_name(f".{files.dir.name}.tmp-deleted-{os.getpid()}-{secrets.token_hex(4)}")
+    doomed = files.dir.with_name(f".{_short(files.dir.name)}.tmp-deleted-{os.getpid()}-{os.urandom(4).hex()}")
     os.rename(files.dir, doomed)
     fsync_dir(files.dir.parent)
     shutil.rmtree(doomed)

@@ -23,6 +23,7 @@ from .options import (
 
 @app.command("init")
 def init(
+    ctx: typer.Context,
     directory: Annotated[Path, typer.Argument(help="Where to make the store.", show_default=".")] = Path("."),
     json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
@@ -33,7 +34,8 @@ def init(
     from ..store import Store
 
     root = Store.init(directory)
-    if json:
+    # --json may also stand before the command (`flowctl --json init`), like every global option.
+    if json or (isinstance(ctx.obj, Settings) and ctx.obj.json):
         emit_json({"store": str(root)})
     else:
         print(f"Initialized empty flowctl store in {root}")
