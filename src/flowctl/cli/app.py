@@ -1,19 +1,111 @@
-"""The Typer app and its callback (the global options before the command)."""
+"""The Typer app, its callback (the global options before the command), and
+the group that builds only the command being run.
 
-from typing import Annotated, Optional
+Every TAB of shell completion and every call from a script pays start-up,
+so a command's module is imported, and its click command built, only when
+that command runs (click's LazyGroup pattern); `--help` builds them all.
+"""
+
+import importlib
+import os
+import sys
+from typing import Annotated, Any, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from .. import __version__
+from ..errors import BadInput, FlowctlError
 from .common import (
     ActorOption,
-    FlowctlGroup,
     JsonOption,
     LockTimeoutOption,
     Settings,
     StoreOption,
     TenantOption,
+    report_error,
+    wants_json,
 )
+
+# Which module defines each command, in the order `--help` lists them.
+COMMAND_MODULES = {
+    "init": "flow_commands",
+    "create": "flow_commands",
+    "update": "flow_commands",
+    "list": "flow_commands",
+    "delete": "flow_commands",
+    "show": "flow_commands",
+    "publish": "release_commands",
+    "versions": "release_commands",
+    "rollback": "release_commands",
+    "diff": "inspect_commands",
+    "verify": "inspect_commands",
+}
+
+# Commands register here (see common.command); the group picks them up lazily.
+commands = typer.Typer()
+
+
+class FlowctlGroup(TyperGroup):
+    """The app's click group: builds commands on demand and turns every
+    failure into SPEC §6's one line and exit code."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMAND_MODULES)
+
+    def get_command(self, ctx: Any, name: str) -> Any:
+        if name not in self.commands and name in COMMAND_MODULES:
+            importlib.import_module(f"{__package__}.{COMMAND_MODULES[name]}")
+            info = next(info for info in commands.registered_commands if info.name == name)
+            self.commands[name] = typer.main.get_command_from_info(
+                info, pretty_exceptions_short=app.pretty_exceptions_short, rich_markup_mode=app.rich_markup_mode
+            )
+        return self.commands.get(name)
+
+    def main(self, args: Any = None, prog_name: Optional[str] = None, complete_var: Optional[str] = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        code = self._run(argv, prog_name or "flowctl", complete_var, **extra)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+    def _run(self, argv: list[str], prog_name: str, complete_var: Optional[str], **extra: Any) -> int:
+        from typer._click import exceptions as click_exceptions
+
+        as_json = wants_json(argv)
+        try:
+            result = super().main(args=argv, prog_name=prog_name, complete_var=complete_var,
+                                  standalone_mode=False, **extra)
+            return result if isinstance(result, int) else 0
+        except click_exceptions.NoArgsIsHelpError as exc:
+            sys.stdout.write(exc.format_message() + "\n")
+            return 0
+        except click_exceptions.ClickException as exc:
+            message = exc.format_message()
+            ctx = getattr(exc, "ctx", None)
+            if ctx is not None:
+                message += f" (see `{ctx.command_path} --help`)"
+            report_error(BadInput(message), as_json)
+            return exc.exit_code
+        except typer.Abort:
+            report_error(BadInput("aborted: nothing changed"), as_json)
+            return 2
+        except FlowctlError as exc:
+            report_error(exc, as_json)
+            return exc.exit_code
+        except BrokenPipeError:
+            # `flowctl list | head`: the reader left; that is not our error.
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+            return 0
+        except Exception as exc:
+            if os.environ.get("FLOWCTL_DEBUG") == "1":
+                raise
+            report_error(FlowctlError(
+                f"internal error: {type(exc).__name__}: {exc}; rerun with FLOWCTL_DEBUG=1 "
+                "for a traceback and report it"), as_json)
+            return 70
+
 
 app = typer.Typer(
     name="flowctl",

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from typing import Annotated, Any, NamedTuple, Optional
 
 import typer
-from typer.core import TyperGroup
 
 from .. import jsonio
 from ..errors import BadInput, FlowctlError
@@ -146,51 +145,3 @@ def report_error(error: FlowctlError, as_json: bool) -> None:
         return
     lines = [f"flowctl: error: {error.message}"] + [f"  {problem}" for problem in error.problems]
     sys.stderr.write("\n".join(lines) + "\n")
-
-
-class FlowctlGroup(TyperGroup):
-    """The app's click group: turns every failure into SPEC §6's one line and exit code."""
-
-    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:
-        argv = list(sys.argv[1:] if args is None else args)
-        code = self._run(argv, prog_name or "flowctl", complete_var, **extra)
-        if standalone_mode:
-            sys.exit(code)
-        return code
-
-    def _run(self, argv: list[str], prog_name: str, complete_var: str | None, **extra: Any) -> int:
-        from typer._click import exceptions as click_exceptions
-
-        as_json = wants_json(argv)
-        try:
-            result = super().main(args=argv, prog_name=prog_name, complete_var=complete_var,
-                                  standalone_mode=False, **extra)
-            return result if isinstance(result, int) else 0
-        except click_exceptions.NoArgsIsHelpError as exc:
-            sys.stdout.write(exc.format_message() + "\n")
-            return 0
-        except click_exceptions.ClickException as exc:
-            message = exc.format_message()
-            ctx = getattr(exc, "ctx", None)
-            if ctx is not None:
-                message += f" (see `{ctx.command_path} --help`)"
-            report_error(BadInput(message), as_json)
-            return exc.exit_code
-        except typer.Abort:
-            report_error(BadInput("aborted: nothing changed"), as_json)
-            return 2
-        except FlowctlError as exc:
-            report_error(exc, as_json)
-            return exc.exit_code
-        except BrokenPipeError:
-            # `flowctl list | head`: the reader left; that is not our error.
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
-            return 0
-        except Exception as exc:
-            if os.environ.get("FLOWCTL_DEBUG") == "1":
-                raise
-            report_error(FlowctlError(
-                f"internal error: {type(exc).__name__}: {exc}; rerun with FLOWCTL_DEBUG=1 "
-                "for a traceback and report it"), as_json)
-            return 70

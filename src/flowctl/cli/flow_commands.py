@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import BadInput
-from .app import app
+from .app import commands
 from .common import Settings, command, emit_json
 from .options import (
     ConfigOption,
@@ -21,7 +21,7 @@ from .options import (
 )
 
 
-@app.command("init")
+@commands.command("init")
 def init(
     ctx: typer.Context,
     directory: Annotated[Path, typer.Argument(help="Where to make the store.", show_default=".")] = Path("."),
@@ -41,7 +41,7 @@ def init(
         print(f"Initialized empty flowctl store in {root}")
 
 
-@command(app, "create")
+@command(commands, "create")
 def create(
     settings: Settings,
     key: Annotated[str, typer.Argument(help="The new flow's key: a-z 0-9 . _ -, used as its directory name.")],
@@ -70,7 +70,7 @@ def create(
         print(f"Created flow {head['key']} ({head['id']}), status {head['status']}, rowVersion 1")
 
 
-@command(app, "update")
+@command(commands, "update")
 def update(
     settings: Settings,
     flow: FlowArgument,
@@ -102,7 +102,7 @@ def update(
         print(f"Updated flow {head['key']}: rowVersion {head['rowVersion']}")
 
 
-@command(app, "list")
+@command(commands, "list")
 def list_flows(
     settings: Settings,
     status: Annotated[Optional[Status], typer.Option("--status", show_default=False,
@@ -128,7 +128,7 @@ def list_flows(
         render.flows(page)
 
 
-@command(app, "delete")
+@command(commands, "delete")
 def delete(
     settings: Settings,
     flow: FlowArgument,
@@ -157,7 +157,7 @@ def delete(
         print(f"Deleted flow {head['key']} ({head['id']}) and its {head['latestVersion']} versions")
 
 
-@command(app, "show")
+@command(commands, "show")
 def show(
     settings: Settings,
     flow: FlowArgument,

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..errors import BadInput, IntegrityError
-from .app import app
+from .app import commands
 from .common import Settings, command, emit_json
 from .options import FlowArgument, parse_version
 
@@ -41,7 +41,7 @@ def _side(flows: Any, flow: str, selector: str, stdin_used: list[bool]) -> tuple
     return flows.config(flow, number), f"v{number}"
 
 
-@command(app, "diff")
+@command(commands, "diff")
 def diff(
     settings: Settings,
     flow: FlowArgument,
@@ -79,7 +79,7 @@ def diff(
         raise typer.Exit(1)
 
 
-@command(app, "verify")
+@command(commands, "verify")
 def verify(
     settings: Settings,
     flow: Annotated[Optional[str], typer.Argument(metavar="[FLOW]", show_default=False,

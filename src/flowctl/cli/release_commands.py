@@ -4,7 +4,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .app import app
+from .app import commands
 from .common import Settings, command, emit_json
 from .flow_commands import print_record
 from .options import DryRunOption, FlowArgument, NotesOption, QuietOption, RowVersionOption, parse_version
@@ -39,7 +39,7 @@ def _report_release(settings: Settings, release, quiet: bool, extra: dict) -> No
         print(extra["human"])
 
 
-@command(app, "publish")
+@command(commands, "publish")
 def publish(
     settings: Settings,
     flow: FlowArgument,
@@ -59,7 +59,7 @@ def publish(
     })
 
 
-@command(app, "versions")
+@command(commands, "versions")
 def versions(
     settings: Settings,
     flow: FlowArgument,
@@ -84,7 +84,7 @@ def versions(
         render.versions(head, entries)
 
 
-@command(app, "rollback")
+@command(commands, "rollback")
 def rollback(
     settings: Settings,
     flow: FlowArgument,
