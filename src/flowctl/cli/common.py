@@ -47,6 +47,11 @@ LockTimeoutOption = Annotated[
                  help="How long a write waits for the flow's lock before exit 7 (default 10).",
                  rich_help_panel=GLOBAL_PANEL, show_default=False),
 ]
+NoColorOption = Annotated[
+    bool,
+    typer.Option("--no-color", help="No colours or styles in human output (also: the NO_COLOR variable).",
+                 rich_help_panel=GLOBAL_PANEL),
+]
 
 
 class Settings(NamedTuple):
@@ -57,6 +62,7 @@ class Settings(NamedTuple):
     actor: str | None = None
     json: bool = False
     lock_timeout: float | None = None
+    no_color: bool = False
 
     def merged(self, **later: Any) -> "Settings":
         """These settings overridden by the options given after the command."""
@@ -88,6 +94,7 @@ _GLOBAL_PARAMS = [
         ("actor", ActorOption, None),
         ("json", JsonOption, False),
         ("lock_timeout", LockTimeoutOption, None),
+        ("no_color", NoColorOption, False),
     )
 ]
 _GLOBAL_NAMES = [param.name for param in _GLOBAL_PARAMS]
@@ -126,8 +133,12 @@ def command(app: typer.Typer, name: str, **kwargs: Any) -> Callable[[Callable[..
 
 
 def emit_json(data: Any) -> None:
-    """Print one JSON document on stdout."""
-    sys.stdout.write(jsonio.dumps(data))
+    """Print one JSON document on stdout: indented on a terminal, one line when
+    piped (as Helm and gh do), which keeps 10,000 versions cheap to print."""
+    if sys.stdout.isatty():
+        sys.stdout.write(jsonio.dumps(data))
+    else:
+        sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
 
 
 def wants_json(argv: list[str]) -> bool:
