@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from flowctl.cli import app
+
 from conftest import EPOCH, Run, scored, tree_bytes, write_config
 from flowctl.cli import app
 
@@ -575,3 +577,17 @@ class TestTenants:
         result = run("create", "c", "--name", "C", "--json", env={"FLOWCTL_ACTOR": None})
         assert json.loads(result.stdout)["createdBy"] == getpass.getuser()
         assert audit_lines(store, "a")[0]["actor"] == "alice"
+
+
+def test_delete_of_a_missing_flow_is_not_found_even_without_yes(run: Run) -> None:
+    """`delete ghost` off a terminal reports the missing flow (3), not the missing --yes (2)."""
+    result = run("delete", "ghost")
+    assert result.exit_code == 3
+    assert "ghost" in result.stderr
+
+
+def test_empty_store_option_is_refused(run: Run) -> None:
+    """`--store ""` is a mistake to report, not a reason to fall back to discovery."""
+    result = run.runner.invoke(app, ["--store", "", "list"])
+    assert result.exit_code == 2
+    assert "--store" in result.stderr

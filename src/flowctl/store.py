@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from . import names
-from .errors import Busy, Conflict, IntegrityError, NotFound
+from .errors import BadInput, Busy, Conflict, IntegrityError, NotFound
 
 CONFIG_FILE = "flowctl.toml"
 STORE_FORMAT = 1
@@ -251,6 +251,8 @@ class Store(NamedTuple):
     def discover(cls, explicit: str | None) -> Store:
         """Find the store: --store, then $FLOWCTL_STORE, then the nearest
         ancestor of the working directory holding flowctl.toml (as git finds .git)."""
+        if explicit == "":
+            raise BadInput("--store is empty: give the store's directory")
         chosen = explicit or os.environ.get("FLOWCTL_STORE")
         if chosen:
             return cls.open(Path(chosen))
