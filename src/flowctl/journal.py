@@ -302,14 +302,27 @@ def _short(name: str) -> str:
 
 def create_flow(files: FlowFiles, head: Head, audit: dict[str, Any]) -> None:
     """Build the flow in a temp directory, then rename it into place (commit)."""
+    import_flow(files, head, [], [audit])
+
+
+def import_flow(files: FlowFiles, head: Head, snapshots: list[Snapshot], audit: list[dict[str, Any]]) -> None:
+    """Create a flow with its whole history (`import`; `create` has none yet):
+    built in a temp directory beside, then renamed into place (commit)."""
     staging = files.dir.with_name(f".{_short(files.dir.name)}.tmp-{os.getpid()}-{os.urandom(4).hex()}")
     staging.mkdir()
     try:
         staged = FlowFiles(staging)
         staged.versions.mkdir()
+        # Nobody sees the staging directory, so each file is written once and
+        # fsynced (append_line creates it), and the directories once at the end.
+        for snapshot in snapshots:
+            append_line(staged.snapshot(snapshot["version"]), jsonio.encode(snapshot))
+        if snapshots:
+            append_line(staged.index, b"".join(jsonio.compact_line(records.version_entry(s)) for s in snapshots))
         write_atomic(staged.head, jsonio.encode(head))
-        append_line(staged.audit, jsonio.compact_line(audit))
+        append_line(staged.audit, b"".join(jsonio.compact_line(entry) for entry in audit))
         fsync_dir(staged.versions)
+        fsync_dir(staging)
         os.rename(staging, files.dir)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)

@@ -83,31 +83,32 @@ def parse_document(text: str, source: str, toml: bool = False) -> Any:
     return data
 
 
-def read_document(spec: str) -> tuple[Any, str]:
-    """Read a config given as a path (`.toml` → TOML, else JSON) or `-` (stdin JSON).
+def read_document(spec: str, max_bytes: int = MAX_INPUT_BYTES, what: str = "a config") -> tuple[Any, str]:
+    """Read a config (or, with a larger `max_bytes`, a bundle: `what`) given as
+    a path (`.toml` → TOML, else JSON) or `-` (stdin JSON).
 
     Returns the parsed value and a label for messages.
     """
     if spec == "-":
-        raw = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+        raw = sys.stdin.buffer.read(max_bytes + 1)
         label = "stdin"
     else:
         label = spec
         try:
             with open(spec, "rb") as fh:
-                raw = fh.read(MAX_INPUT_BYTES + 1)
+                raw = fh.read(max_bytes + 1)
         except FileNotFoundError:
             raise BadInput(f"{spec}: no such file: check the path") from None
         except IsADirectoryError:
-            raise BadInput(f"{spec}: is a directory, not a config file") from None
+            raise BadInput(f"{spec}: is a directory, not {what} file") from None
         except OSError as exc:
             raise BadInput(f"{spec}: cannot read: {exc.strerror}") from None
-    if len(raw) > MAX_INPUT_BYTES:
-        raise BadInput(f"{label}: larger than the {MAX_INPUT_BYTES // (1024 * 1024)} MiB limit for a config")
+    if len(raw) > max_bytes:
+        raise BadInput(f"{label}: larger than the {max_bytes // (1024 * 1024)} MiB limit for {what}")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadInput(f"{label}: not UTF-8 text (byte {exc.start})") from None
     if "\x00" in text:
-        raise BadInput(f"{label}: contains a NUL byte; a config is text")
+        raise BadInput(f"{label}: contains a NUL byte; {what} is text")
     return parse_document(text, label, toml=Path(spec).suffix.lower() == ".toml"), label

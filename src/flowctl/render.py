@@ -20,8 +20,10 @@ _DIFF_STYLES = {"add": "green", "remove": "red", "change": "yellow", "move": "cy
 
 
 def console(no_color: bool = False) -> Console:
-    """A console on stdout; colour off for NO_COLOR, --no-color or a pipe."""
-    return Console(no_color=no_color or "NO_COLOR" in os.environ, highlight=False, soft_wrap=True)
+    """A console on stdout; plain text, not even bold, for --no-color, a
+    non-empty NO_COLOR (no-color.org) or a pipe."""
+    plain = no_color or bool(os.environ.get("NO_COLOR"))
+    return Console(no_color=plain, color_system=None if plain else "auto", highlight=False, soft_wrap=True)
 
 
 def when(stamp: str | None) -> str:
@@ -82,7 +84,7 @@ def flows(page: Any, no_color: bool = False) -> None:
         return
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("KEY", "NAME", "STATUS", "ACTIVE", "LATEST", "UPDATED"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column == "UPDATED")
     for flow in page.flows:
         table.add_row(
             flow["key"], Text(flow["name"]), flow["status"], version_label(flow["activeVersion"]),
@@ -136,3 +138,31 @@ def diff_lines(lines: list[tuple[str, str]], no_color: bool = False) -> None:
     out = console(no_color)
     for kind, line in lines:
         out.print(Text(line, style=_DIFF_STYLES.get(kind, "")))
+
+
+def history(flow: str, entries: list[dict[str, Any]], no_color: bool = False) -> None:
+    """The audit log, newest first, like `git log --oneline` with who and when."""
+    out = console(no_color)
+    if not entries:
+        out.print(Text(f"{flow} has no audit entries"))
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("WHEN", "ACTOR", "ACTION", "ROW", "DETAILS"):
+        table.add_column(column, overflow="fold", no_wrap=column in ("WHEN", "ROW"))
+    for entry in entries:
+        table.add_row(when(entry.get("at")), Text(str(entry.get("actor", "?"))), str(entry.get("action", "?")),
+                      str(entry.get("rowVersion", "?")), Text(_audit_details(entry)))
+    out.print(table)
+
+
+def _audit_details(entry: dict[str, Any]) -> str:
+    """`v6: Rollback to v3: ...`, `changed draftConfig, status`, or the notes."""
+    parts = []
+    if entry.get("version") is not None:
+        parts.append(f"v{entry['version']}")
+    if entry.get("changes"):
+        parts.append("changed " + ", ".join(map(str, entry["changes"])))
+    text = " ".join(parts)
+    if entry.get("notes"):
+        text = f"{text}: {entry['notes']}" if text else str(entry["notes"])
+    return text or "-"

@@ -20,6 +20,7 @@ from .common import (
     ActorOption,
     JsonOption,
     LockTimeoutOption,
+    NoColorOption,
     Settings,
     StoreOption,
     TenantOption,
@@ -40,6 +41,10 @@ COMMAND_MODULES = {
     "rollback": "release_commands",
     "diff": "inspect_commands",
     "verify": "inspect_commands",
+    "history": "history_commands",
+    "edit": "edit_commands",
+    "export": "bundle_commands",
+    "import": "bundle_commands",
 }
 
 # Commands register here (see common.command); the group picks them up lazily.
@@ -134,10 +139,12 @@ def main_callback(
     actor: ActorOption = None,
     json: JsonOption = False,
     lock_timeout: LockTimeoutOption = None,
+    no_color: NoColorOption = False,
     version: Annotated[
         Optional[bool],
         typer.Option("--version", callback=_print_version, is_eager=True, help="Print flowctl's version and exit."),
     ] = None,
 ) -> None:
     """Manage versioned decision flows in a file-backed, git-friendly store."""
-    ctx.obj = Settings(store=store, tenant=tenant, actor=actor, json=json, lock_timeout=lock_timeout)
+    ctx.obj = Settings(store=store, tenant=tenant, actor=actor, json=json, lock_timeout=lock_timeout,
+                       no_color=no_color)

@@ -9,6 +9,8 @@ import typer
 from ..errors import BadInput
 from .app import commands
 from .common import Settings, command, emit_json
+from .completion import version_completer
+from .config_edits import OrderedEditsCommand, SetOption, UnsetOption, edits
 from .options import (
     ConfigOption,
     FlowArgument,
@@ -70,7 +72,7 @@ def create(
         print(f"Created flow {head['key']} ({head['id']}), status {head['status']}, rowVersion 1")
 
 
-@command(commands, "update")
+@command(commands, "update", cls=OrderedEditsCommand)
 def update(
     settings: Settings,
     flow: FlowArgument,
@@ -81,18 +83,25 @@ def update(
     auto_assembly: Annotated[Optional[bool], typer.Option("--auto-assembly/--no-auto-assembly",
                                                           show_default=False, help="Auto assembly.")] = None,
     config: ConfigOption = None,
+    set_edits: SetOption = None,
+    unset_edits: UnsetOption = None,
     row_version: RowVersionOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Edit the flow's head and draft; a new draft is validated.
 
-    An update that changes nothing writes nothing (no rowVersion bump).
+    --set and --unset edit the draft (or the --config file) in the order given,
+    at the paths `diff --format json` prints. An update that changes nothing
+    writes nothing (no rowVersion bump).
 
     Example: flowctl update credit-card-nba --config draft.json --row-version 3
+
+    Example: flowctl update credit-card-nba --set '/nodes/score/config/method="scorecard"'
     """
     head = settings.flows().update(
         flow, name=name, description=description, status=status.value if status else None,
-        auto_assembly=auto_assembly, config=read_config(config), row_version=row_version,
+        auto_assembly=auto_assembly, config=read_config(config), edits=edits(set_edits, unset_edits),
+        row_version=row_version,
     )
     if settings.json:
         emit_json(head)
@@ -125,7 +134,7 @@ def list_flows(
     else:
         from .. import render
 
-        render.flows(page)
+        render.flows(page, no_color=settings.no_color)
 
 
 @command(commands, "delete")
@@ -142,9 +151,9 @@ def delete(
     """
     flows = settings.flows()
     if not yes:
+        head = flows.get(flow)  # a missing flow is "not found" (3) before anything else
         if not sys.stdin.isatty():
             raise BadInput(f"refusing to delete {flow!r} without --yes when not on a terminal")
-        head = flows.get(flow)
         answer = input(f"Delete flow {head['key']} and all {head['latestVersion']} versions? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             raise BadInput("not confirmed: nothing deleted")
@@ -163,6 +172,7 @@ def show(
     flow: FlowArgument,
     version: Annotated[Optional[str], typer.Option("--version", metavar="N|active|latest|draft",
                                                    show_default=False,
+                                                   autocompletion=version_completer("active", "latest", "draft"),
                                                    help="Show a version's snapshot (or the draft config).")] = None,
     output_format: Annotated[Optional[ShowFormat], typer.Option("--format", show_default=False,
                                                                 help="Print as JSON or TOML.")] = None,
@@ -195,8 +205,8 @@ def print_record(settings: Settings, record: dict, output_format: Optional[ShowF
         from .. import render
 
         if kind == "head":
-            render.head(record)  # type: ignore[arg-type]
+            render.head(record, no_color=settings.no_color)  # type: ignore[arg-type]
         elif kind == "snapshot":
-            render.snapshot(record)  # type: ignore[arg-type]
+            render.snapshot(record, no_color=settings.no_color)  # type: ignore[arg-type]
         else:
             emit_json(record)

@@ -9,6 +9,7 @@ import typer
 from ..errors import BadInput, IntegrityError
 from .app import commands
 from .common import Settings, command, emit_json
+from .completion import complete_flow, version_completer
 from .options import FlowArgument, parse_version
 
 
@@ -46,8 +47,10 @@ def diff(
     settings: Settings,
     flow: FlowArgument,
     from_: Annotated[Optional[str], typer.Argument(metavar="[FROM]", show_default=False,
+                                                   autocompletion=version_completer("draft", "active", "latest"),
                                                    help="N, vN, draft, active, latest, @FILE or - (default: active).")] = None,
     to: Annotated[Optional[str], typer.Argument(metavar="[TO]", show_default=False,
+                                                autocompletion=version_completer("draft", "active", "latest"),
                                                 help="Same choices (default: draft).")] = None,
     output_format: Annotated[DiffFormat, typer.Option("--format", help="text, json or unified.")] = DiffFormat.text,
     exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 1 when there are differences, 0 when none.")] = False,
@@ -74,7 +77,7 @@ def diff(
     else:
         from .. import render
 
-        render.diff_lines(structural.text_lines(changes))
+        render.diff_lines(structural.text_lines(changes), no_color=settings.no_color)
     if exit_code and changes:
         raise typer.Exit(1)
 
@@ -82,7 +85,7 @@ def diff(
 @command(commands, "verify")
 def verify(
     settings: Settings,
-    flow: Annotated[Optional[str], typer.Argument(metavar="[FLOW]", show_default=False,
+    flow: Annotated[Optional[str], typer.Argument(metavar="[FLOW]", show_default=False, autocompletion=complete_flow,
                                                   help="Check only this flow (default: every flow of the tenant).")] = None,
     repair: Annotated[bool, typer.Option("--repair", help="Complete half-finished publishes, rebuild derived "
                                                           "files, remove stray temp files; then check.")] = False,

@@ -6,8 +6,10 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..errors import BadInput
+from .completion import complete_flow
 
-FlowArgument = Annotated[str, typer.Argument(metavar="FLOW", help="The flow's key or id.", show_default=False)]
+FlowArgument = Annotated[str, typer.Argument(metavar="FLOW", help="The flow's key or id.", show_default=False,
+                                             autocompletion=complete_flow)]
 RowVersionOption = Annotated[
     Optional[int],
     typer.Option("--row-version", metavar="N", help="Fail with exit 4 unless the flow is at this rowVersion.",

@@ -6,6 +6,7 @@ import typer
 
 from .app import commands
 from .common import Settings, command, emit_json
+from .completion import version_completer
 from .flow_commands import print_record
 from .options import DryRunOption, FlowArgument, NotesOption, QuietOption, RowVersionOption, parse_version
 
@@ -27,9 +28,10 @@ def _report_release(settings: Settings, release, quiet: bool, extra: dict) -> No
             from .. import render
 
             render.message(f"Dry run: would write {head['key']} v{snapshot['version']} "
-                           f"({snapshot['notes'] or snapshot['source']['action']}); nothing written.")
-            render.message(f"Changes from {'v' + str(previous) if previous else 'empty'}:")
-            render.diff_lines(diff.text_lines(changes))
+                           f"({snapshot['notes'] or snapshot['source']['action']}); nothing written.",
+                           no_color=settings.no_color)
+            render.message(f"Changes from {'v' + str(previous) if previous else 'empty'}:", no_color=settings.no_color)
+            render.diff_lines(diff.text_lines(changes), no_color=settings.no_color)
         return
     if settings.json:
         emit_json(extra.get("json", head))
@@ -64,6 +66,7 @@ def versions(
     settings: Settings,
     flow: FlowArgument,
     version: Annotated[Optional[str], typer.Option("--version", metavar="N", show_default=False,
+                                                   autocompletion=version_completer("active", "latest"),
                                                    help="Show this version's full snapshot instead.")] = None,
 ) -> None:
     """List the flow's published versions, oldest first, the active one marked.
@@ -81,7 +84,7 @@ def versions(
     else:
         from .. import render
 
-        render.versions(head, entries)
+        render.versions(head, entries, no_color=settings.no_color)
 
 
 @command(commands, "rollback")
@@ -89,6 +92,7 @@ def rollback(
     settings: Settings,
     flow: FlowArgument,
     version: Annotated[Optional[str], typer.Option("--version", metavar="N", show_default=False,
+                                                   autocompletion=version_completer(),
                                                    help="The version to restore (default: the one "
                                                         "active before the current one).")] = None,
     notes: NotesOption = "",

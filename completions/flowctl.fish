@@ -1,0 +1,1 @@
+complete --command flowctl --no-files --arguments "(env _FLOWCTL_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) flowctl)" --condition "env _FLOWCTL_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) flowctl"
