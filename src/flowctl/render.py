@@ -102,13 +102,14 @@ def versions(flow: Head, entries: list[VersionEntry], no_color: bool = False) ->
         out.print(Text(f"{flow['key']} has no published versions yet: `flowctl publish {flow['key']}`"))
         return
     table = Table(box=None, pad_edge=False, header_style="bold")
+    # Everything but BY and NOTES stays on one line, so notes get the room in 80 columns.
     for column in ("VERSION", "PUBLISHED", "BY", "SOURCE", "NODES", "SCORING", "NOTES"):
-        table.add_column(column, overflow="fold", no_wrap=column in ("VERSION", "PUBLISHED"))
+        table.add_column(column, overflow="fold", no_wrap=column not in ("BY", "NOTES"))
     for entry in entries:
         active = entry["version"] == flow["activeVersion"]
         table.add_row(
             f"v{entry['version']}" + (" *" if active else ""),
-            when(entry["publishedAt"]),
+            when(entry["publishedAt"]).removesuffix(" UTC"),
             Text(entry["publishedBy"]),
             source_label(entry["source"]),
             str(entry["summary"]["nodeCount"]),
@@ -117,7 +118,7 @@ def versions(flow: Head, entries: list[VersionEntry], no_color: bool = False) ->
             style="bold" if active else None,
         )
     out.print(table)
-    out.print(Text(f"* active version (v{flow['activeVersion']}, status {flow['status']})"))
+    out.print(Text(f"* active version (v{flow['activeVersion']}, status {flow['status']}); times in UTC"))
 
 
 def snapshot(snap: Snapshot, no_color: bool = False) -> None:

@@ -161,7 +161,7 @@ class Verifier:
         entries = self._check_snapshots(key, files, head, latest)
         self._check_head_versions(key, files, head, latest)
         self._check_index(key, files, entries, latest)
-        self._check_audit(key, files, head, latest)
+        self._check_audit(key, files, head, latest, entries)
 
     def _check_snapshots(self, key: str, files: FlowFiles, head: dict[str, Any], latest: int) -> dict[int, Any]:
         """Re-hash every snapshot; return the version entries of the good ones."""
@@ -228,7 +228,9 @@ class Verifier:
         ):
             self._add(key, files.index, "disagrees with the snapshots: run `flowctl verify --repair` to rebuild it")
 
-    def _check_audit(self, key: str, files: FlowFiles, head: dict[str, Any], latest: int) -> None:
+    def _check_audit(
+        self, key: str, files: FlowFiles, head: dict[str, Any], latest: int, entries: dict[int, Any]
+    ) -> None:
         raw = files.audit.read_bytes() if files.audit.exists() else b""
         if not raw:
             self._add(key, files.audit, "audit log is missing or empty")
@@ -255,7 +257,15 @@ class Verifier:
                                             "(an uncommitted change): run `flowctl verify --repair`")
             previous = row if isinstance(row, int) else previous
             if entry["action"] in ("publish", "rollback"):
-                released.add(entry.get("version"))
+                version = entry.get("version")
+                released.add(version)
+                snapshot = entries.get(version) if isinstance(version, int) else None
+                if snapshot and (entry["at"], entry["actor"], entry.get("notes", "")) != (
+                    snapshot["publishedAt"], snapshot["publishedBy"], snapshot["notes"]
+                ):
+                    # e.g. a merge that took this log from one branch and the snapshot from another
+                    self._add(key, files.audit, f"line {number}: the {entry['action']} of v{version} disagrees "
+                                                f"with {files.snapshot(version).name}")
         missing = sorted(set(range(1, latest + 1)) - released)
         if missing:
             shown = ", ".join(f"v{v}" for v in missing[:5]) + (" …" if len(missing) > 5 else "")
@@ -282,7 +292,13 @@ def repair(store: Store, tenant: str, only: str | None, lock_timeout: float) -> 
                          for v in range(1, head["latestVersion"] + 1)]
             except (FlowctlError, ValueError, KeyError, TypeError):
                 continue  # a damaged head or snapshot: nothing safe to rebuild from
-            if journal.read_index(files) != truth or (truth and not files.index.read_bytes().endswith(b"\n")):
+            indexed = journal.read_index(files)
+            shared = min(len(indexed), len(truth))
+            # Rebuild an index that is short, long or torn; never one whose lines
+            # disagree with the snapshots (files from two branches): a person decides.
+            if indexed[:shared] == truth[:shared] and (
+                len(indexed) != len(truth) or (truth and not files.index.read_bytes().endswith(b"\n"))
+            ):
                 journal.rebuild_index(files, head)
     if only is None:
         with store.tenant_lock(tenant, lock_timeout):
