@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 import typer
 
 from .app import commands
-from .common import Settings, command, emit_json
+from .common import Settings, command, emit_json, emit_result
 from .options import FlowArgument, QuietOption, ShowFormat
 
 
@@ -55,11 +55,7 @@ def import_(
 
     document, label = read_document(file, max_bytes=bundle.MAX_BUNDLE_BYTES, what="a bundle")
     head = bundle.import_flow(settings.flows(), document, label, key=key, flow_id=flow_id)
-    if settings.json:
-        emit_json(head)
-    elif quiet:
-        print(head["key"])
-    else:
-        print(f"Imported flow {head['key']} ({head['id']}) into tenant {head['tenantId']}: "
-              f"{head['latestVersion']} versions, active {'v' + str(head['activeVersion']) if head['activeVersion'] else 'none'}, "
-              f"rowVersion {head['rowVersion']}")
+    active = f"v{head['activeVersion']}" if head["activeVersion"] else "none"
+    emit_result(settings, head, quiet=quiet, essential=head["key"],
+                message=f"Imported flow {head['key']} ({head['id']}) into tenant {head['tenantId']}: "
+                        f"{head['latestVersion']} versions, active {active}, rowVersion {head['rowVersion']}")

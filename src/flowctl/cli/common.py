@@ -141,6 +141,17 @@ def emit_json(data: Any) -> None:
         sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
 
 
+def emit_result(settings: "Settings", data: Any, *, quiet: bool, essential: Any, message: str) -> None:
+    """How every write command reports: the JSON document with --json, only the
+    essential value with -q (for `$(...)`), else a sentence for a person."""
+    if settings.json:
+        emit_json(data)
+    elif quiet:
+        print(essential)
+    else:
+        print(message)
+
+
 def wants_json(argv: list[str]) -> bool:
     """Whether --json was asked for, read off argv so even a usage error obeys it."""
     return "--json" in argv[: argv.index("--")] if "--" in argv else "--json" in argv

@@ -8,7 +8,7 @@ import typer
 
 from ..errors import BadInput
 from .app import commands
-from .common import Settings, command, emit_json
+from .common import Settings, command, emit_json, emit_result
 from .completion import version_completer
 from .config_edits import OrderedEditsCommand, SetOption, UnsetOption, edits
 from .options import (
@@ -64,12 +64,8 @@ def create(
         key, name=name, description=description, status=status.value, auto_assembly=auto_assembly,
         config=read_config(config), flow_id=flow_id,
     )
-    if settings.json:
-        emit_json(head)
-    elif quiet:
-        print(head["key"])
-    else:
-        print(f"Created flow {head['key']} ({head['id']}), status {head['status']}, rowVersion 1")
+    emit_result(settings, head, quiet=quiet, essential=head["key"],
+                message=f"Created flow {head['key']} ({head['id']}), status {head['status']}, rowVersion 1")
 
 
 @command(commands, "update", cls=OrderedEditsCommand)
@@ -103,12 +99,8 @@ def update(
         auto_assembly=auto_assembly, config=read_config(config), edits=edits(set_edits, unset_edits),
         row_version=row_version,
     )
-    if settings.json:
-        emit_json(head)
-    elif quiet:
-        print(head["rowVersion"])
-    else:
-        print(f"Updated flow {head['key']}: rowVersion {head['rowVersion']}")
+    emit_result(settings, head, quiet=quiet, essential=head["rowVersion"],
+                message=f"Updated flow {head['key']}: rowVersion {head['rowVersion']}")
 
 
 @command(commands, "list")
@@ -158,12 +150,9 @@ def delete(
         if answer.strip().lower() not in ("y", "yes"):
             raise BadInput("not confirmed: nothing deleted")
     head = flows.delete(flow, row_version=row_version)
-    if settings.json:
-        emit_json({"deleted": True, "id": head["id"], "key": head["key"]})
-    elif quiet:
-        print(head["key"])
-    else:
-        print(f"Deleted flow {head['key']} ({head['id']}) and its {head['latestVersion']} versions")
+    emit_result(settings, {"deleted": True, "id": head["id"], "key": head["key"]}, quiet=quiet,
+                essential=head["key"],
+                message=f"Deleted flow {head['key']} ({head['id']}) and its {head['latestVersion']} versions")
 
 
 @command(commands, "show")

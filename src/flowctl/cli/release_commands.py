@@ -1,44 +1,37 @@
 """Commands on a flow's versions: publish, versions, rollback."""
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
 from .app import commands
-from .common import Settings, command, emit_json
+from .common import Settings, command, emit_json, emit_result
 from .completion import version_completer
 from .flow_commands import print_record
 from .options import DryRunOption, FlowArgument, NotesOption, QuietOption, RowVersionOption, parse_version
 
 
-def _report_release(settings: Settings, release, quiet: bool, extra: dict) -> None:
-    """Print what a publish or rollback wrote (or, dry run, would write)."""
-    snapshot, head = release.snapshot, release.head
-    previous = release.previous_version
-    if release.dry_run:
-        from .. import diff
+def _report_dry_run(settings: Settings, release: Any, quiet: bool, **extra: Any) -> None:
+    """Print the version a publish or rollback would write and the diff from
+    the active config to it; nothing was written."""
+    from .. import diff
 
-        changes = diff.diff_configs(release.previous_config, snapshot["configSnapshot"])
-        if settings.json:
-            emit_json({"dryRun": True, "version": snapshot["version"], **extra,
-                       **diff.to_json(f"v{previous}" if previous else "empty", f"v{snapshot['version']}", changes)})
-        elif quiet:
-            print(snapshot["version"])
-        else:
-            from .. import render
-
-            render.message(f"Dry run: would write {head['key']} v{snapshot['version']} "
-                           f"({snapshot['notes'] or snapshot['source']['action']}); nothing written.",
-                           no_color=settings.no_color)
-            render.message(f"Changes from {'v' + str(previous) if previous else 'empty'}:", no_color=settings.no_color)
-            render.diff_lines(diff.text_lines(changes), no_color=settings.no_color)
-        return
+    snapshot, head, previous = release.snapshot, release.head, release.previous_version
+    changes = diff.diff_configs(release.previous_config, snapshot["configSnapshot"])
+    old_label, new_label = f"v{previous}" if previous else "empty", f"v{snapshot['version']}"
     if settings.json:
-        emit_json(extra.get("json", head))
+        emit_json({"dryRun": True, "version": snapshot["version"], **extra,
+                   **diff.to_json(old_label, new_label, changes)})
     elif quiet:
         print(snapshot["version"])
     else:
-        print(extra["human"])
+        from .. import render
+
+        render.message(f"Dry run: would write {head['key']} {new_label} "
+                       f"({snapshot['notes'] or snapshot['source']['action']}); nothing written.",
+                       no_color=settings.no_color)
+        render.message(f"Changes from {old_label}:", no_color=settings.no_color)
+        render.diff_lines(diff.text_lines(changes), no_color=settings.no_color)
 
 
 @command(commands, "publish")
@@ -55,10 +48,12 @@ def publish(
     Example: flowctl publish credit-card-nba -m "new scorecard"
     """
     release = settings.flows().publish(flow, notes=notes, row_version=row_version, dry_run=dry_run)
-    version = release.snapshot["version"]
-    _report_release(settings, release, quiet, {} if dry_run else {
-        "human": f"Published {release.head['key']} v{version} (active; rowVersion {release.head['rowVersion']})",
-    })
+    if dry_run:
+        _report_dry_run(settings, release, quiet)
+        return
+    head, version = release.head, release.snapshot["version"]
+    emit_result(settings, head, quiet=quiet, essential=version,
+                message=f"Published {head['key']} v{version} (active; rowVersion {head['rowVersion']})")
 
 
 @command(commands, "versions")
@@ -115,11 +110,16 @@ def rollback(
         flow, version=target, notes=notes, expected_current_version=expected_current_version,
         row_version=row_version, dry_run=dry_run,
     )
-    snapshot, head = release.snapshot, release.head
-    restored = snapshot["source"]["restoredVersion"]
-    _report_release(settings, release, quiet, {"restoredVersion": restored} if dry_run else {
-        "json": {"success": True, "previousVersion": release.previous_version,
-                 "currentVersion": snapshot["version"], "restoredVersion": restored, "flow": head},
-        "human": f"Rolled back {head['key']} to v{restored}: wrote v{snapshot['version']} with v{restored}'s config "
-                 f"(was v{release.previous_version}; active now v{snapshot['version']})",
-    })
+    head, version = release.head, release.snapshot["version"]
+    restored, previous = release.snapshot["source"]["restoredVersion"], release.previous_version
+    if dry_run:
+        _report_dry_run(settings, release, quiet, restoredVersion=restored)
+        return
+    emit_result(
+        settings,
+        {"success": True, "previousVersion": previous, "currentVersion": version,
+         "restoredVersion": restored, "flow": head},
+        quiet=quiet, essential=version,
+        message=f"Rolled back {head['key']} to v{restored}: wrote v{version} with v{restored}'s config "
+                f"(was v{previous}; active now v{version})",
+    )
