@@ -19,6 +19,25 @@ from flowctl.cli import app
 
 EPOCH = "1773585000"  # 2026-03-15T14:30:00Z
 
+PREFIX = "flowctl: error: "
+"""How every human-readable error line on stderr starts (SPEC §6)."""
+
+HEAD_FIELDS = [
+    "id", "tenantId", "key", "name", "description", "kind", "status", "autoAssembly",
+    "draftConfig", "activeVersion", "latestVersion", "rowVersion", "createdAt", "createdBy",
+    "updatedAt", "updatedBy",
+]
+"""The fields of a flow head (flow.json, `show --json`), in SPEC §3 order."""
+
+SNAPSHOT_FIELDS = [
+    "flowId", "tenantId", "key", "version", "publishedAt", "publishedBy", "notes", "source",
+    "summary", "configSha256", "configSnapshot",
+]
+"""The fields of a version snapshot (versions/NNNNNN.json), in SPEC §3 order."""
+
+ENTRY_FIELDS = ["version", "publishedAt", "publishedBy", "notes", "source", "summary"]
+"""The fields of one version-index entry (versions.jsonl, `versions --json`), in order."""
+
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -82,19 +101,61 @@ def scored(top_n: int = 5, method: str = "propensity") -> dict[str, Any]:
     }
 
 
+def publish_series(run: Run, config_dir: Path, key: str, count: int) -> None:
+    """Create flow `key` and publish versions 1..count, version i with topN = i and notes
+    "release i"; the config files are written to `config_dir`."""
+    assert run("create", key, "--name", key).exit_code == 0
+    for i in range(1, count + 1):
+        cfg = write_config(config_dir / f"{key}-{i}.json", scored(top_n=i))
+        assert run("update", key, "--config", cfg).exit_code == 0
+        result = run("publish", key, "-m", f"release {i}")
+        assert result.exit_code == 0, result.output
+
+
 @pytest.fixture
 def publish_versions(run: Run, tmp_path: Path) -> Callable[[str, int], None]:
     """Create flow `key` and publish versions 1..n, version i with topN = i."""
 
     def make(key: str, count: int) -> None:
-        assert run("create", key, "--name", key).exit_code == 0
-        for i in range(1, count + 1):
-            cfg = write_config(tmp_path / f"{key}-{i}.json", scored(top_n=i))
-            assert run("update", key, "--config", cfg).exit_code == 0
-            result = run("publish", key, "-m", f"release {i}")
-            assert result.exit_code == 0, result.output
+        publish_series(run, tmp_path, key, count)
 
     return make
+
+
+@pytest.fixture
+def flow(run: Run, tmp_path: Path) -> str:
+    """Flow `f` whose draft is the publishable `scored()` config."""
+    assert run("create", "f", "--name", "F", "--config", write_config(tmp_path / "c.json", scored())).exit_code == 0
+    return "f"
+
+
+# -- template stores: built once per module, copied for each test ---------------
+
+
+def build_template(tmp_path_factory: pytest.TempPathFactory, name: str,
+                   populate: Callable[[Run, Path], None]) -> Path:
+    """Build a store once (for a module-scoped fixture) and return its root.
+
+    Makes `<tmp>/<name>N/store`, initialises it and calls `populate(run, base)`, `base` being
+    the folder around the store, free for config files. Runs under the same fixed clock and
+    actor that `clean_env` gives every test (module-scoped fixtures cannot use it).
+    Pair with `copy_template` in a function-scoped fixture."""
+    base = tmp_path_factory.mktemp(name)
+    root = base / "store"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SOURCE_DATE_EPOCH", EPOCH)
+        mp.setenv("FLOWCTL_ACTOR", "tester")
+        mp.delenv("FLOWCTL_TENANT", raising=False)
+        assert CliRunner().invoke(app, ["init", str(root)]).exit_code == 0
+        populate(Run(root), base)
+    return root
+
+
+def copy_template(run: Run, template: Path) -> Path:
+    """Replace the test's own store (the one `run` points at) with a copy of `template`."""
+    shutil.rmtree(run.store)
+    shutil.copytree(template, run.store)
+    return run.store
 
 
 def tree_bytes(root: Path) -> dict[str, bytes]:
@@ -104,6 +165,54 @@ def tree_bytes(root: Path) -> dict[str, bytes]:
         for p in sorted(root.rglob("*"))
         if p.is_file() and not p.name.endswith(".lock")
     }
+
+
+# -- reading the store's files -----------------------------------------------------
+
+
+def flow_dir(store: Path, key: str, tenant: str = "default") -> Path:
+    """The folder holding flow `key` of `tenant`: flows/<tenant>/<key>/."""
+    return store / "flows" / tenant / key
+
+
+def read_head(store: Path, key: str, tenant: str = "default") -> dict[str, Any]:
+    """The flow's head, flow.json, parsed."""
+    return json.loads((flow_dir(store, key, tenant) / "flow.json").read_text(encoding="utf-8"))
+
+
+def audit_lines(store: Path, key: str, tenant: str = "default") -> list[dict[str, Any]]:
+    """The flow's audit log, audit.jsonl, one parsed object a line."""
+    text = (flow_dir(store, key, tenant) / "audit.jsonl").read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines()]
+
+
+# -- checking failures -------------------------------------------------------------
+
+
+def assert_error(result: Any, code: int, *fragments: str, problems: bool | None = None) -> None:
+    """Exit `code`, nothing on stdout, stderr one `flowctl: error:` line (plus indented
+    problem lines) naming every one of `fragments`, and no traceback.
+
+    `problems` says what may follow the error line: None (the default) any number of
+    indented lines; False none at all; True at least one indented, non-blank problem line.
+    When it is True or False, stderr must also end with a newline."""
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+    assert result.stdout == ""
+    first, *rest = result.stderr.splitlines()
+    assert first.startswith(PREFIX), result.stderr
+    assert all(line.startswith("  ") for line in rest), result.stderr
+    if problems is not None:
+        assert result.stderr.endswith("\n"), result.stderr
+        if problems:
+            assert rest and all(line.strip() for line in rest), result.stderr
+        else:
+            assert not rest, result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr, (fragment, result.stderr)
+    assert "Traceback" not in result.stderr
+
+
+# -- real processes ----------------------------------------------------------------
 
 
 def flowctl_exe() -> str:

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from conftest import EPOCH, Run, scored, tree_bytes, write_config
+from conftest import PREFIX, Run, assert_error, build_template, copy_template, scored, tree_bytes, write_config
 from flowctl.cli import app
 
-PREFIX = "flowctl: error: "
 CODES = {2: "bad-input", 3: "not-found", 4: "conflict", 5: "invalid-config", 6: "forbidden",
          7: "busy", 8: "integrity", 70: "internal"}
 
@@ -26,22 +24,6 @@ CODES = {2: "bad-input", 3: "not-found", 4: "conflict", 5: "invalid-config", 6: 
 def all_paths(root: Path) -> set[str]:
     """Every file and directory under `root`, lock files included: nothing may appear."""
     return {str(p.relative_to(root)) for p in root.rglob("*")}
-
-
-def assert_one_line_error(result: Any, code: int, *fragments: str, problems: bool = False) -> None:
-    """Exit `code`; stdout empty; stderr one `flowctl: error:` line (plus indented problem lines)."""
-    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert result.stderr.endswith("\n")
-    assert lines[0].startswith(PREFIX), result.stderr
-    if problems:
-        assert len(lines) >= 2 and all(line.startswith("  ") and line.strip() for line in lines[1:])
-    else:
-        assert len(lines) == 1, result.stderr
-    for fragment in fragments:
-        assert fragment in result.stderr, (fragment, result.stderr)
-    assert "Traceback" not in result.stderr + result.stdout
 
 
 def assert_json_error(result: Any, code: int, *fragments: str) -> dict[str, Any]:
@@ -62,32 +44,26 @@ def assert_json_error(result: Any, code: int, *fragments: str) -> dict[str, Any]
     return error
 
 
+def _populate(run: Run, base: Path) -> None:
+    """Flow `f` (v1, v2 published, v2 active) and flow `d` (unpublished default draft)."""
+    for i in (1, 2):
+        cfg = write_config(base / f"v{i}.json", scored(i))
+        assert run("update" if i > 1 else "create", "f", *([] if i > 1 else ["--name", "F"]),
+                   "--config", cfg).exit_code == 0
+        assert run("publish", "f").exit_code == 0
+    assert run("create", "d", "--name", "D").exit_code == 0
+
+
 @pytest.fixture(scope="module")
 def populated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Built once: flow `f` (v1, v2 published, v2 active) and flow `d` (unpublished default draft)."""
-    base = tmp_path_factory.mktemp("populated")
-    root = base / "store"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SOURCE_DATE_EPOCH", EPOCH)
-        mp.setenv("FLOWCTL_ACTOR", "tester")
-        mp.delenv("FLOWCTL_TENANT", raising=False)
-        assert CliRunner().invoke(app, ["init", str(root)]).exit_code == 0
-        run = Run(root)
-        for i in (1, 2):
-            cfg = write_config(base / f"v{i}.json", scored(i))
-            assert run("update" if i > 1 else "create", "f", *([] if i > 1 else ["--name", "F"]),
-                       "--config", cfg).exit_code == 0
-            assert run("publish", "f").exit_code == 0
-        assert run("create", "d", "--name", "D").exit_code == 0
-    return root
+    return build_template(tmp_path_factory, "populated", _populate)
 
 
 @pytest.fixture
 def populated(run: Run, populated_template: Path) -> Path:
     """This test's own copy of the populated store (the `run` fixture points at it)."""
-    shutil.rmtree(run.store)
-    shutil.copytree(populated_template, run.store)
-    return run.store
+    return copy_template(run, populated_template)
 
 
 def _inputs(tmp_path: Path) -> dict[str, str]:
@@ -172,7 +148,7 @@ def test_error_is_one_line_and_store_untouched(run: Run, populated: Path, tmp_pa
     argv = _argv(args, tmp_path)
     before = tree_bytes(populated)
     result = run(*argv)
-    assert_one_line_error(result, code, *fragments, problems=(args, code, fragments) in PROBLEM_TABLE)
+    assert_error(result, code, *fragments, problems=(args, code, fragments) in PROBLEM_TABLE)
     assert tree_bytes(populated) == before
 
 
@@ -216,7 +192,7 @@ def test_json_flag_before_command_applies_to_errors(run: Run) -> None:
 def test_no_store_found(tmp_path: Path) -> None:
     """Without --store, $FLOWCTL_STORE or a flowctl.toml upward: exit 3, telling to run `flowctl init`."""
     result = CliRunner().invoke(app, ["list"])
-    assert_one_line_error(result, 3, "flowctl init")
+    assert_error(result, 3, "flowctl init", problems=False)
     assert_json_error(CliRunner().invoke(app, ["list", "--json"]), 3, "flowctl init")
     assert sorted(os.listdir(tmp_path)) == []
 
@@ -224,7 +200,7 @@ def test_no_store_found(tmp_path: Path) -> None:
 def test_store_option_pointing_nowhere(tmp_path: Path) -> None:
     """--store naming a directory without flowctl.toml exits 3 and says how to make one."""
     result = CliRunner().invoke(app, ["--store", str(tmp_path / "nowhere"), "show", "f"])
-    assert_one_line_error(result, 3, "flowctl init")
+    assert_error(result, 3, "flowctl init", problems=False)
     assert not (tmp_path / "nowhere").exists()
 
 
@@ -240,7 +216,7 @@ def test_unexpected_error_is_one_line_exit_70(run: Run, monkeypatch: pytest.Monk
 
     monkeypatch.setattr(flows.Flows, "get", boom)
     result = run("show", "f")
-    assert_one_line_error(result, 70, "internal error", "RuntimeError: kaboom", "FLOWCTL_DEBUG=1")
+    assert_error(result, 70, "internal error", "RuntimeError: kaboom", "FLOWCTL_DEBUG=1", problems=False)
     assert_json_error(run("show", "f", "--json"), 70, "kaboom")
     debug = run("show", "f", env={"FLOWCTL_DEBUG": "1"})
     assert isinstance(debug.exception, RuntimeError)
@@ -276,7 +252,7 @@ def test_hostile_id_refused(run: Run, tmp_path: Path, name: str) -> None:
     """--id follows the key rules: a hostile id exits 2 and creates nothing."""
     before = all_paths(tmp_path)
     result = run("create", "fine", "--name", "N", "--id", name)
-    assert_one_line_error(result, 2, "flow id")
+    assert_error(result, 2, "flow id", problems=False)
     assert all_paths(tmp_path) == before
 
 
@@ -284,10 +260,10 @@ def test_hostile_id_refused(run: Run, tmp_path: Path, name: str) -> None:
 def test_hostile_tenant_refused(run: Run, tmp_path: Path, name: str) -> None:
     """A bad tenant (key rules, at most 63 chars), by --tenant or $FLOWCTL_TENANT, exits 2 and creates nothing."""
     before = all_paths(tmp_path)
-    assert_one_line_error(run("create", "fine", "--name", "N", "--tenant", name), 2, "tenant")
-    assert_one_line_error(run("list", "--tenant", name), 2, "tenant")
+    assert_error(run("create", "fine", "--name", "N", "--tenant", name), 2, "tenant", problems=False)
+    assert_error(run("list", "--tenant", name), 2, "tenant", problems=False)
     if "\x00" not in name:  # an environment variable cannot hold NUL
-        assert_one_line_error(run("create", "fine", "--name", "N", env={"FLOWCTL_TENANT": name}), 2, "tenant")
+        assert_error(run("create", "fine", "--name", "N", env={"FLOWCTL_TENANT": name}), 2, "tenant", problems=False)
     assert all_paths(tmp_path) == before
 
 

@@ -12,46 +12,14 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from conftest import (EPOCH, HEAD_FIELDS, Run, assert_error, audit_lines, flow_dir, read_head, scored,
+                      tree_bytes, write_config)
 from flowctl.cli import app
 
-from conftest import EPOCH, Run, scored, tree_bytes, write_config
-from flowctl.cli import app
-
-HEAD_FIELDS = [
-    "id", "tenantId", "key", "name", "description", "kind", "status", "autoAssembly",
-    "draftConfig", "activeVersion", "latestVersion", "rowVersion", "createdAt", "createdBy",
-    "updatedAt", "updatedBy",
-]
 ID_RE = re.compile(r"flow_[0-9a-f]{12}\Z")
-PREFIX = "flowctl: error: "
 
 
 # -- local helpers -------------------------------------------------------------
-
-
-def flow_dir(store: Path, key: str, tenant: str = "default") -> Path:
-    return store / "flows" / tenant / key
-
-
-def read_head(store: Path, key: str, tenant: str = "default") -> dict[str, Any]:
-    return json.loads((flow_dir(store, key, tenant) / "flow.json").read_text(encoding="utf-8"))
-
-
-def audit_lines(store: Path, key: str, tenant: str = "default") -> list[dict[str, Any]]:
-    text = (flow_dir(store, key, tenant) / "audit.jsonl").read_text(encoding="utf-8")
-    return [json.loads(line) for line in text.splitlines()]
-
-
-def assert_error(result: Any, code: int, *fragments: str) -> None:
-    """Exit `code`, nothing on stdout, one `flowctl: error:` line naming `fragments`."""
-    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-    assert result.stdout == ""
-    first, *rest = result.stderr.splitlines()
-    assert first.startswith(PREFIX), result.stderr
-    assert all(line.startswith("  ") for line in rest), result.stderr
-    for fragment in fragments:
-        assert fragment in result.stderr, (fragment, result.stderr)
-    assert "Traceback" not in result.stderr
 
 
 def keys_of(page: dict[str, Any]) -> list[str]:

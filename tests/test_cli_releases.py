@@ -5,61 +5,22 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shutil
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from conftest import EPOCH, Run, run_process, scored, tree_bytes, write_config
-from flowctl.cli import app
-
-HEAD_FIELDS = [
-    "id", "tenantId", "key", "name", "description", "kind", "status", "autoAssembly",
-    "draftConfig", "activeVersion", "latestVersion", "rowVersion", "createdAt", "createdBy",
-    "updatedAt", "updatedBy",
-]
-SNAPSHOT_FIELDS = [
-    "flowId", "tenantId", "key", "version", "publishedAt", "publishedBy", "notes", "source",
-    "summary", "configSha256", "configSnapshot",
-]
-ENTRY_FIELDS = ["version", "publishedAt", "publishedBy", "notes", "source", "summary"]
-PREFIX = "flowctl: error: "
-
+from conftest import (ENTRY_FIELDS, HEAD_FIELDS, SNAPSHOT_FIELDS, Run, assert_error, audit_lines, build_template,
+                      copy_template, flow_dir, publish_series, read_head, run_process, scored, tree_bytes,
+                      write_config)
 
 # -- local helpers -------------------------------------------------------------
 
 
-def flow_dir(store: Path, key: str) -> Path:
-    return store / "flows" / "default" / key
-
-
-def read_head(store: Path, key: str) -> dict[str, Any]:
-    return json.loads((flow_dir(store, key) / "flow.json").read_text(encoding="utf-8"))
-
-
 def snapshot_files(store: Path, key: str) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted((flow_dir(store, key) / "versions").glob("*.json"))}
-
-
-def audit_lines(store: Path, key: str) -> list[dict[str, Any]]:
-    text = (flow_dir(store, key) / "audit.jsonl").read_text(encoding="utf-8")
-    return [json.loads(line) for line in text.splitlines()]
-
-
-def assert_error(result: Any, code: int, *fragments: str) -> None:
-    """Exit `code`, empty stdout, one `flowctl: error:` line (plus indented problems) naming `fragments`."""
-    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-    assert result.stdout == ""
-    first, *rest = result.stderr.splitlines()
-    assert first.startswith(PREFIX), result.stderr
-    assert all(line.startswith("  ") for line in rest), result.stderr
-    for fragment in fragments:
-        assert fragment in result.stderr, (fragment, result.stderr)
-    assert "Traceback" not in result.stderr
 
 
 def set_draft(run: Run, tmp_path: Path, key: str, config: dict[str, Any]) -> None:
@@ -71,26 +32,13 @@ def set_draft(run: Run, tmp_path: Path, key: str, config: dict[str, Any]) -> Non
 @pytest.fixture(scope="module")
 def five_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Built once per module: flow `f` with v1..v5 published, version i with topN = i, notes "release i"."""
-    base = tmp_path_factory.mktemp("five")
-    root = base / "store"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SOURCE_DATE_EPOCH", EPOCH)
-        mp.setenv("FLOWCTL_ACTOR", "tester")
-        mp.delenv("FLOWCTL_TENANT", raising=False)
-        assert CliRunner().invoke(app, ["init", str(root)]).exit_code == 0
-        run = Run(root)
-        assert run("create", "f", "--name", "f").exit_code == 0
-        for i in range(1, 6):
-            assert run("update", "f", "--config", write_config(base / f"{i}.json", scored(top_n=i))).exit_code == 0
-            assert run("publish", "f", "-m", f"release {i}").exit_code == 0
-    return root
+    return build_template(tmp_path_factory, "five", lambda run, base: publish_series(run, base, "f", 5))
 
 
 @pytest.fixture
 def five(run: Run, five_template: Path) -> str:
     """This test's own copy of the five-version store (as `publish_versions("f", 5)` makes it)."""
-    shutil.rmtree(run.store)
-    shutil.copytree(five_template, run.store)
+    copy_template(run, five_template)
     return "f"
 
 

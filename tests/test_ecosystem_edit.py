@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Run, scored, write_config
+from conftest import Run, scored, tree_bytes
 
 # A fake editor: applies the Python expression in $EDIT_DO to the file's text
 # (`text` in, new text out), and logs each call so a test can see it ran.
@@ -42,12 +42,6 @@ def editor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         return log
 
     return does
-
-
-@pytest.fixture
-def flow(run: Run, tmp_path: Path) -> str:
-    assert run("create", "f", "--name", "F", "--config", write_config(tmp_path / "c.json", scored())).exit_code == 0
-    return "f"
 
 
 def set_top_n(value: object) -> str:
@@ -84,8 +78,6 @@ def test_editor_sees_the_draft_as_pretty_json(run: Run, flow: str, editor, tmp_p
 
 def test_unchanged_file_changes_nothing(run: Run, flow: str, editor, store: Path) -> None:
     """Saving without a change says so, exits 0 and writes nothing."""
-    from conftest import tree_bytes
-
     before = tree_bytes(store)
     editor("text")
     result = run("edit", flow)

@@ -15,13 +15,6 @@ def draft(run: Run, key: str = "f") -> dict:
     return run.json("show", key, "--version", "draft")
 
 
-@pytest.fixture
-def flow(run: Run, tmp_path: Path) -> str:
-    """Flow `f` whose draft is the publishable `scored()` config."""
-    assert run("create", "f", "--name", "F", "--config", write_config(tmp_path / "c.json", scored())).exit_code == 0
-    return "f"
-
-
 class TestSet:
     def test_set_by_node_id(self, run: Run, flow: str) -> None:
         """Node segments are ids: /nodes/score/config/method names the node with id `score`."""

@@ -8,15 +8,8 @@ import json
 import tomllib
 from pathlib import Path
 
-import pytest
 
 from conftest import Run, scored, write_config
-
-
-@pytest.fixture
-def flow(run: Run, tmp_path: Path) -> str:
-    assert run("create", "f", "--name", "F", "--config", write_config(tmp_path / "c.json", scored())).exit_code == 0
-    return "f"
 
 
 def test_config_round_trip_json_toml_json(run: Run, flow: str, tmp_path: Path) -> None:

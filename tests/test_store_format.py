@@ -16,29 +16,16 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from conftest import Run, scored, tree_bytes, write_config
+from conftest import (ENTRY_FIELDS, HEAD_FIELDS, SNAPSHOT_FIELDS, Run, audit_lines, flow_dir, scored, tree_bytes,
+                      write_config)
 from flowctl.cli import app
 from flowctl.store import FlowFiles
 
-HEAD_FIELDS = [
-    "id", "tenantId", "key", "name", "description", "kind", "status", "autoAssembly",
-    "draftConfig", "activeVersion", "latestVersion", "rowVersion", "createdAt", "createdBy",
-    "updatedAt", "updatedBy",
-]
-SNAPSHOT_FIELDS = [
-    "flowId", "tenantId", "key", "version", "publishedAt", "publishedBy", "notes", "source",
-    "summary", "configSha256", "configSnapshot",
-]
-ENTRY_FIELDS = ["version", "publishedAt", "publishedBy", "notes", "source", "summary"]
 AUDIT_OPTIONAL = ["version", "restoredVersion", "previousVersion", "notes", "changes"]
 STAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z\Z")
 
 
 # -- local helpers -------------------------------------------------------------
-
-
-def flow_dir(store: Path, key: str, tenant: str = "default") -> Path:
-    return store / "flows" / tenant / key
 
 
 def load(path: Path) -> Any:
@@ -58,10 +45,6 @@ def assert_pretty(path: Path) -> Any:
     assert raw == (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"), path
     assert raw.endswith(b"\n") and not raw.endswith(b"\n\n")
     return data
-
-
-def audit(store: Path, key: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (flow_dir(store, key) / "audit.jsonl").read_text("utf-8").splitlines()]
 
 
 def build(run: Run, tmp_path: Path) -> None:
@@ -227,7 +210,7 @@ def test_audit_lines(run: Run, store: Path, tmp_path: Path) -> None:
     build(run, tmp_path)
     raw = (flow_dir(store, "alpha") / "audit.jsonl").read_bytes()
     assert raw.endswith(b"\n")
-    entries = audit(store, "alpha")
+    entries = audit_lines(store, "alpha")
     assert [e["action"] for e in entries] == ["create", "publish", "update", "publish", "rollback"]
     assert [e["rowVersion"] for e in entries] == [1, 2, 3, 4, 5]
     for entry in entries:

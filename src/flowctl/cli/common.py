@@ -17,7 +17,7 @@ from typing import Annotated, Any, NamedTuple, Optional
 import typer
 
 from .. import jsonio
-from ..errors import BadInput, FlowctlError
+from ..errors import FlowctlError
 
 GLOBAL_PANEL = "Global options"
 
