@@ -137,18 +137,37 @@ class Flows:
         head = journal.current_head(files)
         return journal.read_snapshot(files, head, self._version_number(head, which))
 
-    def config(self, flow: str, which: str | int) -> dict[str, Any] | None:
-        """A config of the flow: 'draft', 'active', 'latest' or a version number.
-
-        'active' before the first publish is None (an empty config).
-        """
+    def configs(self, flow: str, *which: str | int) -> tuple[Head, list[tuple[dict[str, Any] | None, str]]]:
+        """The head and, for each of `which` ('draft', 'active', 'latest' or a
+        version number), a config with its label (`draft`, `v3`), reading the
+        head once. 'active' before the first publish is (None, 'empty')."""
         files = self.resolve(flow)
         head = journal.current_head(files)
-        if which == "draft":
-            return head["draftConfig"]
-        if which == "active" and head["activeVersion"] is None:
-            return None
-        return journal.read_snapshot(files, head, self._version_number(head, which))["configSnapshot"]
+        found: list[tuple[dict[str, Any] | None, str]] = []
+        for selector in which:
+            if selector == "draft":
+                found.append((head["draftConfig"], "draft"))
+            elif selector == "active" and head["activeVersion"] is None:
+                found.append((None, "empty"))
+            else:
+                number = self._version_number(head, selector)
+                found.append((journal.read_snapshot(files, head, number)["configSnapshot"], f"v{number}"))
+        return head, found
+
+    def config(self, flow: str, which: str | int) -> dict[str, Any] | None:
+        """One config of the flow (see `configs`)."""
+        return self.configs(flow, which)[1][0][0]
+
+    def versions_lines(self, flow: str) -> tuple[Head, list[bytes]]:
+        """The head and every version's entry as one compact JSON line each,
+        oldest first: straight from the index when it is sound, so printing
+        10,000 versions builds no dicts."""
+        files = self.resolve(flow)
+        head = journal.current_head(files)
+        lines = journal.read_index_lines(files, head)
+        if lines is None:
+            lines = [jsonio.compact_line(entry).rstrip(b"\n") for entry in journal.read_versions(files, head)]
+        return head, lines
 
     @staticmethod
     def _version_number(head: Head, which: str | int) -> int:

@@ -30,6 +30,7 @@ from .store import (
     append_line,
     create_exclusive,
     fsync_dir,
+    open_nofollow,
     read_bytes,
     read_json,
     truncate,
@@ -102,14 +103,30 @@ def read_index(files: FlowFiles) -> list[dict[str, Any]]:
     try:
         # One C-level parse for the whole file: 10,000 versions cost one call.
         return json.loads(b"[" + body.rstrip(b"\n").replace(b"\n", b",") + b"]")  # type: ignore[no-any-return]
-    except ValueError:
+    except (ValueError, RecursionError):
         entries = []
         for line in body.splitlines():
             try:
                 entries.append(json.loads(line))
-            except ValueError:
+            except (ValueError, RecursionError):
                 break
         return entries
+
+
+def read_index_lines(files: FlowFiles, head: Head) -> list[bytes] | None:
+    """The index's lines as stored when they are exactly versions 1..latest,
+    else None. Each line is parsed to be sure, but none is kept."""
+    lines = _complete_lines(files.index).splitlines()[: head["latestVersion"]]
+    if len(lines) != head["latestVersion"]:
+        return None
+    for number, line in enumerate(lines, start=1):
+        try:
+            entry = json.loads(line)
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(entry, dict) or entry.get("version") != number:
+            return None
+    return lines
 
 
 def read_versions(files: FlowFiles, head: Head) -> list[VersionEntry]:
@@ -134,9 +151,11 @@ def read_audit(files: FlowFiles, head: Head) -> list[dict[str, Any]]:
     for line in _complete_lines(files.audit).splitlines():
         try:
             entry = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise IntegrityError(f"{files.audit}: a line is not valid JSON: run `flowctl verify`") from None
-        if isinstance(entry, dict) and entry.get("rowVersion", 0) <= head["rowVersion"]:
+        if not isinstance(entry, dict) or not isinstance(entry.get("rowVersion"), int):
+            raise IntegrityError(f"{files.audit}: a line is not an audit entry: run `flowctl verify`")
+        if entry["rowVersion"] <= head["rowVersion"]:
             entries.append(entry)
     return entries
 
@@ -150,7 +169,7 @@ def _tail(path: os.PathLike[str]) -> tuple[int, int, bytes]:
     Reads only the end of the file, so a long history costs nothing extra.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = open_nofollow(path, os.O_RDONLY)  # type: ignore[arg-type]
     except FileNotFoundError:
         return 0, 0, b""
     try:
@@ -183,7 +202,7 @@ def _tail(path: os.PathLike[str]) -> tuple[int, int, bytes]:
 def _parse_line(line: bytes) -> dict[str, Any] | None:
     try:
         value = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
 
@@ -250,7 +269,8 @@ def recover(files: FlowFiles) -> Head:
         _sync_index(files, completed)
         write_atomic(files.head, jsonio.encode(completed))
         return completed
-    if last_audit and last_audit.get("rowVersion", 0) > head["rowVersion"]:
+    row = last_audit.get("rowVersion") if last_audit else None
+    if isinstance(row, int) and row > head["rowVersion"]:
         truncate(files.audit, audit_start)  # written ahead of a change that never committed
     _sync_index(files, head)
     return head

@@ -19,27 +19,18 @@ class DiffFormat(str, Enum):
     unified = "unified"
 
 
-def _side(flows: Any, flow: str, selector: str, stdin_used: list[bool]) -> tuple[Any, str]:
-    """Resolve one FROM/TO selector to (config or None, label)."""
+def _is_input(selector: str) -> bool:
+    return selector == "-" or selector.startswith("@")
+
+
+def _read_input(selector: str) -> tuple[Any, str]:
+    """A FROM/TO given as @FILE or - (stdin): (config, label)."""
     from ..jsonio import read_document
 
-    if selector == "-" or selector.startswith("@"):
-        if selector == "-":
-            if stdin_used:
-                raise BadInput("only one side of a diff can be read from stdin (-)")
-            stdin_used.append(True)
-        config, _ = read_document("-" if selector == "-" else selector[1:])
-        if not isinstance(config, dict):
-            raise BadInput(f"{selector}: a config must be a JSON object")
-        return config, "stdin" if selector == "-" else selector
-    which = parse_version(selector, words=("draft", "active", "latest"))
-    if which == "draft":
-        return flows.config(flow, "draft"), "draft"
-    head = flows.get(flow)
-    if which == "active" and head["activeVersion"] is None:
-        return None, "empty"
-    number = flows._version_number(head, which)
-    return flows.config(flow, number), f"v{number}"
+    config, _ = read_document("-" if selector == "-" else selector[1:])
+    if not isinstance(config, dict):
+        raise BadInput(f"{selector}: a config must be a JSON object")
+    return config, "stdin" if selector == "-" else selector
 
 
 @command(commands, "diff")
@@ -63,15 +54,18 @@ def diff(
     """
     from .. import diff as structural
 
-    flows = settings.flows()
-    stdin_used: list[bool] = []
-    old, old_label = _side(flows, flow, from_ or "active", stdin_used)
-    new, new_label = _side(flows, flow, to or "draft", stdin_used)
+    selectors = [from_ or "active", to or "draft"]
+    if selectors.count("-") > 1:
+        raise BadInput("only one side of a diff can be read from stdin (-)")
+    stored = [parse_version(s, words=("draft", "active", "latest")) for s in selectors if not _is_input(s)]
+    head, found = settings.flows().configs(flow, *stored)
+    sides = iter(found)
+    (old, old_label), (new, new_label) = [_read_input(s) if _is_input(s) else next(sides) for s in selectors]
     changes = structural.diff_configs(old, new)
     if settings.json or output_format == DiffFormat.json:
         emit_json(structural.to_json(old_label, new_label, changes))
     elif output_format == DiffFormat.unified:
-        key = flows.get(flow)["key"]
+        key = head["key"]
         label = lambda text: text if text.startswith("@") or text == "stdin" else f"{key}@{text}"  # noqa: E731
         sys.stdout.write(structural.unified(old, new, label(old_label), label(new_label)))
     else:

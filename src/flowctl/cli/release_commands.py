@@ -1,5 +1,7 @@
 """Commands on a flow's versions: publish, versions, rollback."""
 
+import json
+import sys
 from typing import Annotated, Any, Optional
 
 import typer
@@ -72,6 +74,12 @@ def versions(
     if version is not None:
         print_record(settings, flows.snapshot(flow, parse_version(version, words=("active", "latest"))),
                      None, kind="snapshot")
+        return
+    if settings.json and not sys.stdout.isatty():
+        # One line as every piped --json, spliced from the index's own lines.
+        head, lines = flows.versions_lines(flow)
+        sys.stdout.buffer.write(b'{"flowId": ' + json.dumps(head["id"]).encode() + b', "versions": ['
+                                + b", ".join(lines) + b"]}\n")
         return
     head, entries = flows.versions(flow)
     if settings.json:
