@@ -87,6 +87,8 @@ class Flows:
         self.store = store
         self.tenant = names.check_tenant(tenant)
         self.actor = _check_text("actor", actor, required=True)
+        if not lock_timeout >= 0:  # also NaN, which would make a busy lock wait forever
+            raise BadInput(f"--lock-timeout {lock_timeout!r} is not a number of seconds >= 0")
         self.lock_timeout = lock_timeout
 
     # -- finding ---------------------------------------------------------------
@@ -324,7 +326,11 @@ class Flows:
         with self.store.flow_lock(files, self.lock_timeout):
             head = journal.recover(files)
             _check_row_version(head, row_version)
-            journal.delete_flow(files)
+            # Also under the tenant's lock, like every entry of the tenant directory
+            # (create's staging, repair's cleanup): the moved-away directory is then
+            # never seen by `verify` as a stray, nor removed by repair under our feet.
+            with self.store.tenant_lock(self.tenant, self.lock_timeout):
+                journal.delete_flow(files)
         return head
 
     def publish(

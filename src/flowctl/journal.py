@@ -23,7 +23,7 @@ import shutil
 from typing import Any
 
 from . import jsonio, records
-from .errors import Conflict, IntegrityError, NotFound
+from .errors import Conflict, FlowctlError, IntegrityError, NotFound
 from .records import Head, Snapshot, VersionEntry
 from .store import (
     FlowFiles,
@@ -295,8 +295,17 @@ class _AuditIntent:
         append_line(self.files.audit, jsonio.compact_line(self.entry))
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        if exc_type is not None:
+        if exc_type is not None and not self._committed():
             truncate(self.files.audit, self.size)
+
+    def _committed(self) -> bool:
+        """Whether the commit step took effect before the error: a rename or link
+        can succeed and the fsync or cleanup after it fail. The line then stays
+        (the error is still raised; the change is done, as readers already see)."""
+        try:
+            return current_head(self.files)["rowVersion"] >= self.entry["rowVersion"]
+        except (FlowctlError, OSError):
+            return False
 
 
 def commit_change(files: FlowFiles, audit: dict[str, Any], head: Head) -> None:
@@ -357,4 +366,6 @@ def delete_flow(files: FlowFiles) -> None:
     doomed = files.dir.with_name(f".{_short(files.dir.name)}.tmp-deleted-{os.getpid()}-{os.urandom(4).hex()}")
     os.rename(files.dir, doomed)
     fsync_dir(files.dir.parent)
-    shutil.rmtree(doomed)
+    # Committed: what is left (a concurrent `verify --repair` may be removing the
+    # same stray directory) is a stray that verify --repair removes, not a failure.
+    shutil.rmtree(doomed, ignore_errors=True)

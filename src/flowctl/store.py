@@ -91,9 +91,20 @@ def create_exclusive(target: Path, data: bytes) -> None:
     fsync_dir(target.parent)
 
 
+def open_nofollow(path: Path, flags: int, mode: int = 0o644) -> int:
+    """os.open that never follows a symlink in the last component: one there
+    is an integrity problem (exit 8), so nothing is read or written through it."""
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise IntegrityError(f"{path}: is a symlink; flowctl never follows links inside the store") from None
+        raise
+
+
 def append_line(target: Path, line: bytes) -> None:
     """Append one whole line with a single O_APPEND write, then fsync."""
-    fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    fd = open_nofollow(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
     try:
         _write_all(fd, line)
         os.fsync(fd)
@@ -103,7 +114,7 @@ def append_line(target: Path, line: bytes) -> None:
 
 def truncate(target: Path, size: int) -> None:
     """Cut `target` back to `size` bytes (dropping a torn or uncommitted tail)."""
-    fd = os.open(target, os.O_WRONLY | os.O_CLOEXEC)
+    fd = open_nofollow(target, os.O_WRONLY)
     try:
         os.ftruncate(fd, size)
         os.fsync(fd)
@@ -113,12 +124,7 @@ def truncate(target: Path, size: int) -> None:
 
 def read_bytes(path: Path) -> bytes:
     """Read a store file, refusing to follow a symlink in its last component."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise IntegrityError(f"{path}: is a symlink; flowctl never follows links inside the store") from None
-        raise
+    fd = open_nofollow(path, os.O_RDONLY)
     with os.fdopen(fd, "rb") as fh:
         return fh.read()
 
@@ -128,7 +134,7 @@ def read_json(path: Path) -> Any:
     raw = read_bytes(path)
     try:
         return json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past the parser's limit
         raise IntegrityError(
             f"{path}: unreadable (not valid JSON): run `flowctl verify` to see what is damaged"
         ) from None
@@ -157,7 +163,7 @@ class FileLock:
         delay = 0.001
         while True:
             try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+                fd = open_nofollow(self.path, os.O_RDWR | os.O_CREAT)
             except FileNotFoundError:
                 raise NotFound(f"{self.what} no longer exists (deleted meanwhile)") from None
             while True:
@@ -291,10 +297,12 @@ class Store(NamedTuple):
         return self.root / "flows" / names.check_tenant(tenant)
 
     def flow_files(self, tenant: str, key: str) -> FlowFiles:
-        """The files of flow `key`, refusing a directory that leads out of the store."""
-        directory = self.tenant_dir(tenant) / names.check_key(key)
-        self.check_inside(directory)
-        return FlowFiles(directory)
+        """The files of flow `key`, refusing a directory (the flow's, or its
+        versions/ where snapshots are linked) that leads out of the store."""
+        files = FlowFiles(self.tenant_dir(tenant) / names.check_key(key))
+        self.check_inside(files.dir)
+        self.check_inside(files.versions)
+        return files
 
     def check_inside(self, path: Path) -> None:
         """Refuse a path whose symlinks lead outside the store root (SPEC §7)."""

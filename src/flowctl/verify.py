@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from . import journal, jsonio, names, records
-from .errors import FlowctlError
-from .store import FlowFiles, Store
+from .errors import BadInput, FlowctlError, IntegrityError, NotFound
+from .store import FlowFiles, Store, read_bytes
 
 _SNAPSHOT_NAME = re.compile(r"(\d{6,})\.json\Z")
 
@@ -77,10 +77,12 @@ def _record_problems(record: Any, shape: type, label: str) -> list[str]:
 class Verifier:
     """Collects the findings for one tenant of a store."""
 
-    def __init__(self, store: Store, tenant: str, progress: Callable[[int], None] | None = None) -> None:
+    def __init__(self, store: Store, tenant: str, progress: Callable[[int], None] | None = None,
+                 lock_timeout: float = 10.0) -> None:
         self.store = store
         self.tenant = tenant
         self.progress = progress or (lambda done: None)
+        self.lock_timeout = lock_timeout
         self.findings: list[Finding] = []
 
     def _rel(self, path: Path) -> str:
@@ -118,10 +120,8 @@ class Verifier:
     def check_tenant(self, only: str | None = None) -> list[Finding]:
         """Check every flow of the tenant (or the one flow `only`)."""
         tenant_dir = self.store.tenant_dir(self.tenant)
-        for path in self.stray_entries(only):
-            owner = only or (path.parent.name if path.parent != tenant_dir else "")
-            self._add(owner, path, "stray temp file left by an interrupted write: run `flowctl verify --repair`")
         if only is None:
+            self._recheck_locked(self._check_tenant_strays, self._tenant_lock)
             try:
                 entries = sorted(os.listdir(tenant_dir))
             except FileNotFoundError:
@@ -134,18 +134,72 @@ class Verifier:
             self.check_flow(key)
         return self.findings
 
+    def _check_tenant_strays(self) -> None:
+        tenant_dir = self.store.tenant_dir(self.tenant)
+        for path in self.stray_entries():
+            if path.parent in (self.store.root, tenant_dir):
+                owner = path.parent.name if path.parent != tenant_dir else ""
+                self._add(owner, path, "stray temp file left by an interrupted write: run `flowctl verify --repair`")
+
+    def _tenant_lock(self) -> Any:
+        if not self.store.tenant_dir(self.tenant).is_dir():
+            raise FileNotFoundError(self.store.tenant_dir(self.tenant))  # verify makes no directory
+        return self.store.tenant_lock(self.tenant, self.lock_timeout)
+
     def check_flow(self, key: str) -> None:
-        files = FlowFiles(self.store.tenant_dir(self.tenant) / key)
-        try:
-            self.store.check_inside(files.dir)
-        except FlowctlError as exc:
-            self._add(key, files.dir, exc.message)
+        """Check one flow without its lock, and again under it if anything looks wrong."""
+        self._recheck_locked(
+            lambda: self._check_flow(key),
+            # flow_files refuses a flow leading out of the store: no lock file is made there
+            lambda: self.store.flow_lock(self.store.flow_files(self.tenant, key), self.lock_timeout),
+        )
+
+    def _recheck_locked(self, check: Callable[[], None], lock: Callable[[], Any]) -> None:
+        """Run `check`; if it finds anything, run it again under `lock`, keeping only
+        that answer. A write in flight (a snapshot linked, its head not yet replaced;
+        a temp file about to be renamed) looks just like one a crash cut off: only
+        under the writers' lock are the two told apart. Clean flows take no lock."""
+        first = len(self.findings)
+        check()
+        if len(self.findings) == first:
             return
+        try:
+            held = lock().__enter__()
+        except (OSError, IntegrityError, BadInput):
+            return  # a read-only store, a flow or lock file leading outside: the unlocked answer stands
+        except NotFound:
+            del self.findings[first:]  # deleted meanwhile: nothing left to check
+            return
+        progress, self.progress = self.progress, lambda done: None
+        try:
+            del self.findings[first:]
+            check()
+        finally:
+            self.progress = progress
+            held.__exit__(None, None, None)
+
+    def _check_flow(self, key: str) -> None:
+        files = FlowFiles(self.store.tenant_dir(self.tenant) / key)
+        for path in self.stray_entries(key):
+            self._add(key, path, "stray temp file left by an interrupted write: run `flowctl verify --repair`")
+        for place in (files.dir, files.versions):
+            try:
+                self.store.check_inside(place)
+            except FlowctlError as exc:
+                self._add(key, place, exc.message)
+                return
         if files.dir.is_symlink() or not files.dir.is_dir():
             self._add(key, files.dir, "not a directory")
             return
         for path in sorted(files.dir.rglob("*")):
-            if path.is_symlink() and not path.resolve().is_relative_to(self.store.root):
+            if not path.is_symlink():
+                continue
+            try:
+                outside = not path.resolve().is_relative_to(self.store.root)
+            except (OSError, RuntimeError):  # Python 3.11 raises RuntimeError on a loop
+                self._add(key, path, "symlink loop: remove it")
+                continue
+            if outside:
                 self._add(key, path, "symlink leading out of the store: remove it")
         try:
             head = journal.read_head(files)
@@ -178,21 +232,31 @@ class Verifier:
                 numbers.add(int(match.group(1)))
             elif not _is_temp(name):
                 self._add(key, files.versions / name, "unexpected file in versions/")
-        for missing in sorted(set(range(1, latest + 1)) - numbers):
-            self._add(key, files.snapshot(missing), f"version {missing} is missing (gap in 1..{latest})")
-        for extra in sorted(numbers - set(range(1, latest + 1))):
+        present = sorted(number for number in numbers if 1 <= number <= latest)
+        # Gaps walked between the files present, never by enumerating 1..latest:
+        # a hand-edited latestVersion of 10**12 must not hang verify.
+        for first, last in zip([0, *present], [*present, latest + 1]):
+            if last - first == 2:
+                self._add(key, files.snapshot(first + 1), f"version {first + 1} is missing (gap in 1..{latest})")
+            elif last - first > 2:
+                self._add(key, files.snapshot(first + 1),
+                          f"versions {first + 1}..{last - 1} are missing (gap in 1..{latest})")
+        for extra in sorted(number for number in numbers if not 1 <= number <= latest):
             if extra == latest + 1:
                 self._add(key, files.snapshot(extra),
                           f"half-finished publish of v{extra} (head not updated): run `flowctl verify --repair`")
             else:
                 self._add(key, files.snapshot(extra), f"version {extra} is beyond latestVersion {latest}")
         good: dict[int, Any] = {}
-        for number in sorted(numbers & set(range(1, latest + 1))):
+        for number in present:
             path = files.snapshot(number)
             self.progress(1)
             try:
-                snapshot = json.loads(path.read_bytes())
-            except (ValueError, OSError):
+                snapshot = json.loads(read_bytes(path))
+            except FlowctlError as exc:  # a symlink
+                self._add(key, path, exc.message)
+                continue
+            except (ValueError, OSError, RecursionError):
                 self._add(key, path, "unreadable: not valid JSON (a git merge conflict?)")
                 continue
             problems = _record_problems(snapshot, records.Snapshot, path.name)
@@ -219,7 +283,9 @@ class Verifier:
             self._add(key, files.head, "status is active but nothing is published")
 
     def _check_index(self, key: str, files: FlowFiles, entries: dict[int, Any], latest: int) -> None:
-        raw = files.index.read_bytes() if files.index.exists() else b""
+        raw = self._read(key, files.index)
+        if raw is None:
+            return
         if raw and not raw.endswith(b"\n"):
             self._add(key, files.index, "last line is torn: run `flowctl verify --repair`")
         indexed = journal.read_index(files)
@@ -231,7 +297,9 @@ class Verifier:
     def _check_audit(
         self, key: str, files: FlowFiles, head: dict[str, Any], latest: int, entries: dict[int, Any]
     ) -> None:
-        raw = files.audit.read_bytes() if files.audit.exists() else b""
+        raw = self._read(key, files.audit)
+        if raw is None:
+            return
         if not raw:
             self._add(key, files.audit, "audit log is missing or empty")
             return
@@ -240,10 +308,11 @@ class Verifier:
             self._add(key, files.audit, "last line is torn: run `flowctl verify --repair`")
         released = set()
         previous = 0
+        head_row = head.get("rowVersion") if isinstance(head.get("rowVersion"), int) else None
         for number, line in enumerate(complete, start=1):
             try:
                 entry = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 self._add(key, files.audit, f"line {number} is not valid JSON")
                 continue
             if not isinstance(entry, dict) or list(entry)[:4] != ["at", "actor", "action", "rowVersion"]:
@@ -252,13 +321,14 @@ class Verifier:
             row = entry["rowVersion"]
             if not isinstance(row, int) or row <= previous:
                 self._add(key, files.audit, f"line {number}: rowVersion {row!r} does not increase")
-            elif row > head.get("rowVersion", 0):
+            elif head_row is not None and row > head_row:
                 self._add(key, files.audit, f"line {number}: rowVersion {row} is newer than the head "
                                             "(an uncommitted change): run `flowctl verify --repair`")
             previous = row if isinstance(row, int) else previous
             if entry["action"] in ("publish", "rollback"):
                 version = entry.get("version")
-                released.add(version)
+                if isinstance(version, int):
+                    released.add(version)
                 snapshot = entries.get(version) if isinstance(version, int) else None
                 if snapshot and (entry["at"], entry["actor"], entry.get("notes", "")) != (
                     snapshot["publishedAt"], snapshot["publishedBy"], snapshot["notes"]
@@ -266,10 +336,22 @@ class Verifier:
                     # e.g. a merge that took this log from one branch and the snapshot from another
                     self._add(key, files.audit, f"line {number}: the {entry['action']} of v{version} disagrees "
                                                 f"with {files.snapshot(version).name}")
-        missing = sorted(set(range(1, latest + 1)) - released)
-        if missing:
-            shown = ", ".join(f"v{v}" for v in missing[:5]) + (" …" if len(missing) > 5 else "")
+        have = {version for version in released if 1 <= version <= latest}
+        if len(have) < latest:
+            missing = [v for v in range(1, min(latest, len(have) + 5) + 1) if v not in have][:5]
+            shown = ", ".join(f"v{v}" for v in missing) + (" …" if latest - len(have) > 5 else "")
             self._add(key, files.audit, f"no publish/rollback line for {shown}")
+
+    def _read(self, key: str, path: Path) -> bytes | None:
+        """A flow file's bytes (b"" when missing); None, with a finding, when it
+        cannot be read without following a symlink."""
+        try:
+            return read_bytes(path)
+        except FileNotFoundError:
+            return b""
+        except FlowctlError as exc:
+            self._add(key, path, exc.message)
+            return None
 
 
 def repair(store: Store, tenant: str, only: str | None, lock_timeout: float) -> None:
@@ -280,31 +362,38 @@ def repair(store: Store, tenant: str, only: str | None, lock_timeout: float) -> 
     """
     verifier = Verifier(store, tenant)
     for key in [only] if only else store.flow_keys(tenant):
-        files = store.flow_files(tenant, key)
-        if not files.head.exists():
-            continue
-        with store.flow_lock(files, lock_timeout):
-            for path in verifier.stray_entries(key):
-                _remove(path)
-            try:
-                head = journal.recover(files)
-                truth = [records.version_entry(journal.read_snapshot(files, head, v))
-                         for v in range(1, head["latestVersion"] + 1)]
-            except (FlowctlError, ValueError, KeyError, TypeError):
-                continue  # a damaged head or snapshot: nothing safe to rebuild from
-            indexed = journal.read_index(files)
-            shared = min(len(indexed), len(truth))
-            # Rebuild an index that is short, long or torn; never one whose lines
-            # disagree with the snapshots (files from two branches): a person decides.
-            if indexed[:shared] == truth[:shared] and (
-                len(indexed) != len(truth) or (truth and not files.index.read_bytes().endswith(b"\n"))
-            ):
-                journal.rebuild_index(files, head)
+        try:
+            _repair_flow(store, verifier, store.flow_files(tenant, key), lock_timeout)
+        except IntegrityError:
+            continue  # a flow leading out of the store, a symlinked lock: verify names it, a person decides
     if only is None:
         with store.tenant_lock(tenant, lock_timeout):
             for path in verifier.stray_entries():
                 if path.parent in (store.root, store.tenant_dir(tenant)):
                     _remove(path)
+
+
+def _repair_flow(store: Store, verifier: Verifier, files: FlowFiles, lock_timeout: float) -> None:
+    """Repair one flow under its lock."""
+    if not files.head.exists():
+        return
+    with store.flow_lock(files, lock_timeout):
+        for path in verifier.stray_entries(files.dir.name):
+            _remove(path)
+        try:
+            head = journal.recover(files)
+            truth = [records.version_entry(journal.read_snapshot(files, head, v))
+                     for v in range(1, head["latestVersion"] + 1)]
+        except (FlowctlError, ValueError, KeyError, TypeError):
+            return  # a damaged head or snapshot: nothing safe to rebuild from
+        indexed = journal.read_index(files)
+        shared = min(len(indexed), len(truth))
+        # Rebuild an index that is short, long or torn; never one whose lines
+        # disagree with the snapshots (files from two branches): a person decides.
+        if indexed[:shared] == truth[:shared] and (
+            len(indexed) != len(truth) or (truth and not files.index.read_bytes().endswith(b"\n"))
+        ):
+            journal.rebuild_index(files, head)
 
 
 def _remove(path: Path) -> None:

@@ -96,7 +96,7 @@ def verify(
     key = flows.resolve(flow).dir.name if flow else None
     if repair:
         checker.repair(flows.store, flows.tenant, key, flows.lock_timeout)
-    verifier = checker.Verifier(flows.store, flows.tenant)
+    verifier = checker.Verifier(flows.store, flows.tenant, lock_timeout=flows.lock_timeout)
     keys = [key] if key else flows.store.flow_keys(flows.tenant)
     findings = _check_with_progress(verifier, keys, key, show=not settings.json and sys.stderr.isatty())
     if settings.json:
