@@ -360,8 +360,6 @@ def test_mutated_bundles(target: Target, data: st.DataObject) -> None:
     target.check(["import", path, "--key", "imported", "--id", "imported-id"])
 
 
-@pytest.mark.xfail(strict=True, reason="bundle._check_history does not check the audit log against the "
-                                       "snapshots as verify does (reported; bundle.py is not the store's core)")
 def test_import_never_creates_a_flow_that_verify_rejects(target: Target) -> None:
     """A bundle whose audit log lacks the publish line of v2 must be refused (exit 8),
     not imported into a flow that `verify` then reports."""
@@ -446,3 +444,17 @@ def test_undecodable_argv_bytes_from_a_real_process(store: Path, raw: bytes) -> 
     assert tree_bytes(store) == before
 
 
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("nan.json", '{"stages": {"scoring": {"method": "x", "cutoff": NaN}}}'),
+    ("inf.json", '{"stages": {"scoring": {"method": "x", "cutoff": -Infinity}}}'),
+    ("nan.toml", "[stages.scoring]\nmethod = 'x'\ncutoff = nan\n"),
+    ("inf.toml", "[stages.scoring]\nmethod = 'x'\ncutoff = inf\n"),
+    ("null.json", "null"),
+])
+def test_configs_json_cannot_store_are_refused(target: Target, name: str, text: str) -> None:
+    """NaN/Infinity (JSON extensions, TOML nan/inf) and a null config exit 2 and change nothing."""
+    path = target.file(name, text.encode())
+    result = target.check(["update", "f", "--config", path])
+    assert result.exit_code == 2, result.output

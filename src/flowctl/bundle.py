@@ -166,6 +166,14 @@ def _check_history(
             problems.append(Problem(where, "config does not match its configSha256 (altered or damaged)"))
         if (snapshot["flowId"], snapshot["key"], snapshot["tenantId"]) != (head["id"], head["key"], head["tenantId"]):
             problems.append(Problem(where, "flowId/key/tenantId differ from the bundle's flow"))
+    released = {entry.get("version"): entry for entry in audit if entry.get("action") in ("publish", "rollback")}
+    for snapshot in snapshots:
+        # The same agreement verify demands, so an import never creates a flow verify rejects.
+        line = released.get(snapshot["version"])
+        if line is None or (line["at"], line["actor"], line.get("notes", "")) != (
+            snapshot["publishedAt"], snapshot["publishedBy"], snapshot["notes"]
+        ):
+            problems.append(Problem("audit", f"no publish/rollback line agreeing with version {snapshot['version']}"))
     if problems:
         raise IntegrityError(f"{source}: the bundle's history does not hold together: "
                              "nothing imported; export the flow again", problems)

@@ -64,15 +64,27 @@ def _depth_problem(value: Any) -> bool:
     return False
 
 
+def _no_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON: stored, they would make flow.json unreadable elsewhere.
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} is not a finite number, and JSON has no other kind")
+    return value
+
+
 def parse_document(text: str, source: str, toml: bool = False) -> Any:
     """Parse a JSON (or TOML) document named `source`; raise BadInput on any flaw."""
     try:
         if toml:
             import tomllib
 
-            data: Any = tomllib.loads(text)
+            data: Any = tomllib.loads(text, parse_float=_finite_float)
         else:
-            data = json.loads(text)
+            data = json.loads(text, parse_constant=_no_constant)
     except RecursionError:
         raise BadInput(f"{source}: nested more than {MAX_DEPTH} levels deep") from None
     except ValueError as exc:  # JSONDecodeError and TOMLDecodeError are ValueErrors

@@ -47,7 +47,10 @@ def read_config(spec: Optional[str]) -> Any:
         return None
     from ..jsonio import read_document
 
-    return read_document(spec)[0]
+    config, label = read_document(spec)
+    if config is None:  # `null` must not read as "no --config given"
+        raise BadInput(f"{label}: the config is null; a config is a JSON object")
+    return config
 
 
 def parse_version(text: str, *, words: tuple[str, ...] = ()) -> int | str:
