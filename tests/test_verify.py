@@ -31,6 +31,16 @@ class Crash(BaseException):
     """Stands for a kill in the middle of a write."""
 
 
+_real_append = journal.append_line
+
+
+def crash_on_index(target: Path, line: bytes) -> None:
+    """journal.append_line that dies at the index: a release cut after its commit point."""
+    if target.name == "versions.jsonl":
+        raise Crash
+    _real_append(target, line)
+
+
 @pytest.fixture
 def damaged(run: Run, store: Path, publish_versions) -> Path:
     """Flow f with v1..v4 and a clean witness g with v1..v2; returns f's directory."""
@@ -161,13 +171,6 @@ def test_half_finished_publish_is_completed_by_repair(run: Run, store: Path, dam
     shutil.copytree(store, uncut)
     assert Run(uncut)("publish", "f", "-m", "five").exit_code == 0
 
-    real_append = journal.append_line
-
-    def crash_on_index(target: Path, line: bytes) -> None:
-        if target.name == "versions.jsonl":
-            raise Crash
-        real_append(target, line)
-
     with mock.patch.object(journal, "append_line", crash_on_index), pytest.raises(Crash):
         from flowctl.flows import Flows
 
@@ -184,13 +187,6 @@ def test_half_finished_publish_is_completed_by_repair(run: Run, store: Path, dam
 
 def test_half_finished_publish_is_completed_by_the_next_write(run: Run, store: Path, damaged: Path) -> None:
     """The next write on the flow completes the cut-off release before its own."""
-    real_append = journal.append_line
-
-    def crash_on_index(target: Path, line: bytes) -> None:
-        if target.name == "versions.jsonl":
-            raise Crash
-        real_append(target, line)
-
     from flowctl.flows import Flows
 
     with mock.patch.object(journal, "append_line", crash_on_index), pytest.raises(Crash):
@@ -568,13 +564,6 @@ def test_a_write_in_flight_is_not_a_problem(run: Run, store: Path, damaged: Path
     import threading
 
     from flowctl.flows import Flows
-
-    real_append = journal.append_line
-
-    def crash_on_index(target: Path, line: bytes) -> None:
-        if target.name == "versions.jsonl":
-            raise Crash
-        real_append(target, line)
 
     with mock.patch.object(journal, "append_line", crash_on_index), pytest.raises(Crash):
         Flows(Store.open(store), "default", "tester").publish("f")
