@@ -123,28 +123,30 @@ class Flows:
 
     # -- reading ---------------------------------------------------------------
 
+    def _read(self, flow: str) -> tuple[FlowFiles, Head]:
+        """FLOW's files and its head as every reader sees it."""
+        files = self.resolve(flow)
+        return files, journal.current_head(files)
+
     def get(self, flow: str) -> Head:
         """The flow's head."""
         return journal.current_head(self.resolve(flow))
 
     def versions(self, flow: str) -> tuple[Head, list[VersionEntry]]:
         """The head and every version's entry, oldest first."""
-        files = self.resolve(flow)
-        head = journal.current_head(files)
+        files, head = self._read(flow)
         return head, journal.read_versions(files, head)
 
     def snapshot(self, flow: str, which: str | int) -> Snapshot:
         """One version's full snapshot: a number, 'active' or 'latest'."""
-        files = self.resolve(flow)
-        head = journal.current_head(files)
+        files, head = self._read(flow)
         return journal.read_snapshot(files, head, self._version_number(head, which))
 
     def configs(self, flow: str, *which: str | int) -> tuple[Head, list[tuple[dict[str, Any] | None, str]]]:
         """The head and, for each of `which` ('draft', 'active', 'latest' or a
         version number), a config with its label (`draft`, `v3`), reading the
         head once. 'active' before the first publish is (None, 'empty')."""
-        files = self.resolve(flow)
-        head = journal.current_head(files)
+        files, head = self._read(flow)
         found: list[tuple[dict[str, Any] | None, str]] = []
         for selector in which:
             if selector == "draft":
@@ -164,8 +166,7 @@ class Flows:
         """The head and every version's entry as one compact JSON line each,
         oldest first: straight from the index when it is sound, so printing
         10,000 versions builds no dicts."""
-        files = self.resolve(flow)
-        head = journal.current_head(files)
+        files, head = self._read(flow)
         lines = journal.read_index_lines(files, head)
         if lines is None:
             lines = [jsonio.compact_line(entry).rstrip(b"\n") for entry in journal.read_versions(files, head)]
@@ -185,8 +186,7 @@ class Flows:
 
     def history(self, flow: str) -> list[dict[str, Any]]:
         """The audit entries of the flow, oldest first."""
-        files = self.resolve(flow)
-        return journal.read_audit(files, journal.current_head(files))
+        return journal.read_audit(*self._read(flow))
 
     def list(self, status: str | None = None, limit: int = 25, cursor: str | None = None) -> Page:
         """Flows ordered by status, then updatedAt newest first, then key,
