@@ -458,3 +458,14 @@ def test_configs_json_cannot_store_are_refused(target: Target, name: str, text: 
     path = target.file(name, text.encode())
     result = target.check(["update", "f", "--config", path])
     assert result.exit_code == 2, result.output
+
+
+def test_import_with_a_non_integer_audit_version_is_refused(target: Target) -> None:
+    """An audit line whose version is not a number is a damaged bundle (exit 8), never a crash."""
+    bundle = json.loads(target.run("export", "f").stdout)
+    for entry in bundle["audit"]:
+        if entry.get("action") == "publish":
+            entry["version"] = [entry["version"]]
+    path = target.file("bundle.json", json.dumps(bundle).encode())
+    result = target.check(["import", path, "--key", "imported", "--id", "imported-id"])
+    assert result.exit_code == 8, result.output

@@ -166,7 +166,8 @@ def _check_history(
             problems.append(Problem(where, "config does not match its configSha256 (altered or damaged)"))
         if (snapshot["flowId"], snapshot["key"], snapshot["tenantId"]) != (head["id"], head["key"], head["tenantId"]):
             problems.append(Problem(where, "flowId/key/tenantId differ from the bundle's flow"))
-    released = {entry.get("version"): entry for entry in audit if entry.get("action") in ("publish", "rollback")}
+    released = {entry["version"]: entry for entry in audit
+                if entry.get("action") in ("publish", "rollback") and isinstance(entry.get("version"), int)}
     for snapshot in snapshots:
         # The same agreement verify demands, so an import never creates a flow verify rejects.
         line = released.get(snapshot["version"])
