@@ -279,21 +279,31 @@ def _diff_value(path: str, a: Any, b: Any, out: list[dict]) -> None:
         out.append({"op": "replace", "path": path, "old": a, "new": b})
 
 
-def _diff_nodes(a: dict, b: dict, out: list[dict]) -> None:
-    if "nodes" not in a or "nodes" not in b:
-        _diff_member(a, b, "nodes", "/nodes", out)
-        return
-    old_nodes, new_nodes = a["nodes"], b["nodes"]
-    old_index, new_index = _node_index(old_nodes), _node_index(new_nodes)
+def _keyed_lists(a: dict, b: dict, key: str, make_index: Any, out: list[dict]) -> tuple[Any, ...] | None:
+    """Both sides' `key` list with its index (by node id, by edge pair), or
+    None when the generic rules have already reported that member."""
+    if key not in a or key not in b:
+        _diff_member(a, b, key, f"/{key}", out)
+        return None
+    old, new = a[key], b[key]
+    old_index, new_index = make_index(old), make_index(new)
     if old_index is None and new_index is None:
-        _diff_value("/nodes", old_nodes, new_nodes, out)
-        return
+        _diff_value(f"/{key}", old, new, out)
+        return None
     if old_index is None or new_index is None:
-        # Only one side is a node list: they cannot be equal, and a
-        # positional diff would put `/nodes/0` (an index) where readers and
-        # apply_changes expect `/nodes/<id>`, so replace the list whole.
-        out.append({"op": "replace", "path": "/nodes", "old": old_nodes, "new": new_nodes})
+        # Only one side is keyed: they cannot be equal, and a positional diff
+        # would put `/nodes/0` (an index) where readers and apply_changes
+        # expect `/nodes/<id>` (or an edge pair), so replace the list whole.
+        out.append({"op": "replace", "path": f"/{key}", "old": old, "new": new})
+        return None
+    return old, new, old_index, new_index
+
+
+def _diff_nodes(a: dict, b: dict, out: list[dict]) -> None:
+    keyed = _keyed_lists(a, b, "nodes", _node_index, out)
+    if keyed is None:
         return
+    old_nodes, new_nodes, old_index, new_index = keyed
 
     moved: set[str] = set()
     if _edgeless(b):
@@ -322,18 +332,10 @@ def _diff_nodes(a: dict, b: dict, out: list[dict]) -> None:
 
 
 def _diff_edges(a: dict, b: dict, out: list[dict]) -> None:
-    if "edges" not in a or "edges" not in b:
-        _diff_member(a, b, "edges", "/edges", out)
+    keyed = _keyed_lists(a, b, "edges", _edge_index, out)
+    if keyed is None:
         return
-    old_edges, new_edges = a["edges"], b["edges"]
-    old_index, new_index = _edge_index(old_edges), _edge_index(new_edges)
-    if old_index is None and new_index is None:
-        _diff_value("/edges", old_edges, new_edges, out)
-        return
-    if old_index is None or new_index is None:
-        # Same reasoning as for nodes: positional paths would clash with pair paths.
-        out.append({"op": "replace", "path": "/edges", "old": old_edges, "new": new_edges})
-        return
+    _, _, old_index, new_index = keyed
     for pair, edge in new_index.items():
         if pair not in old_index:
             out.append({"op": "add", "path": _join("/edges", _edge_segment(*pair)), "new": edge})
