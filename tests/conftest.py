@@ -13,9 +13,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 from typer.testing import CliRunner
 
 from flowctl.cli import app
+
+# Hypothesis is deterministic unless asked otherwise: the default profile
+# derives every example from the test itself (derandomize) and keeps no
+# example database, so a run on an unchanged tree makes the same inputs on
+# every machine and a submission never fails on a case it did not touch.
+# The long, randomized search is one command away (README, "Tests"):
+#   pytest -m fuzz --hypothesis-profile=long
+# A case it finds is pinned as an explicit example or regression test.
+settings.register_profile("deterministic", derandomize=True, database=None, print_blob=True)
+settings.register_profile("long", derandomize=False, database=None, max_examples=2500, print_blob=True)
+settings.load_profile(os.environ.get("FLOWCTL_HYPOTHESIS_PROFILE", "deterministic"))
+
+
+def examples(count: int) -> int:
+    """`count` examples under the default profile, scaled up by the long one."""
+    return count * max(1, settings.default.max_examples // 100)
+
 
 EPOCH = "1773585000"  # 2026-03-15T14:30:00Z
 

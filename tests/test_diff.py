@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -687,7 +688,8 @@ generic_configs = st.dictionaries(
 any_config = st.none() | v2_configs() | generic_configs
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.fuzz
+@settings(max_examples=examples(400), suppress_health_check=[HealthCheck.too_slow])
 @given(v2_configs(), v2_configs())
 def test_apply_roundtrip_v2(a: dict, b: dict) -> None:
     """For random v2 configs, apply_changes(A, diff(A, B)) equals B under config
@@ -702,7 +704,8 @@ def test_apply_roundtrip_v2(a: dict, b: dict) -> None:
         assert rest == []
 
 
-@settings(max_examples=300)
+@pytest.mark.fuzz
+@settings(max_examples=examples(300))
 @given(any_config, any_config)
 def test_apply_roundtrip_any(a: dict | None, b: dict | None) -> None:
     """The round trip also holds for generic JSON objects, None and mixed shapes
@@ -710,7 +713,8 @@ def test_apply_roundtrip_any(a: dict | None, b: dict | None) -> None:
     assert roundtrip_ok(a, b)
 
 
-@settings(max_examples=200)
+@pytest.mark.fuzz
+@settings(max_examples=examples(200))
 @given(v2_configs(), st.randoms(use_true_random=False))
 def test_shuffled_edgeless_moves_replay(a: dict, rnd: Any) -> None:
     """Pure reorders of an edge-less pipeline replay to exactly the new order,

@@ -21,15 +21,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Run, flowctl_exe, scored, tree_bytes, write_config
+from conftest import Run, examples, flowctl_exe, scored, tree_bytes, write_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-DOCUMENTED = {0, 1, 2, 3, 4, 5, 7, 8}
+DOCUMENTED = {0, 1, 2, 3, 4, 5, 7, 8, 74}
 READ_ONLY = {"show", "versions", "list", "diff", "verify", "history", "export"}
 COUNT: dict[str, int] = {"inputs": 0}
 
-FUZZ = settings(max_examples=200, deadline=None, derandomize=False,
+# Deterministic by default, randomized with --hypothesis-profile=long (conftest).
+FUZZ = settings(max_examples=examples(200), deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
@@ -299,6 +300,7 @@ COMMANDS = ["create", "update", "publish", "rollback", "delete", "show", "versio
 
 
 @pytest.mark.slow
+@pytest.mark.fuzz
 @pytest.mark.parametrize("command", COMMANDS)
 @FUZZ
 @given(data=st.data())
@@ -308,7 +310,25 @@ def test_garbage_arguments(target: Target, command: str, data: st.DataObject) ->
     target.check(args)
 
 
+# Inputs a fuzz run once failed on, kept so every run tries them again.
+FOUND_BY_FUZZING = [
+    ["update", "f", "--set", "/nodes/0/config/\n=\n"],  # a newline echoed raw split the error line
+    ["update", "f", "--set", "/nodes/score/config/w=1e400"],  # Infinity stored
+    ["update", "f", "--set", '/nodes/score/config/w="\\ud800"'],  # a lone surrogate: exit 70
+    ["show", "f", "--version", "9" * 5000],  # int() past Python's digit limit: exit 70
+    ["diff", "f", "foo"],
+]
+
+
+@pytest.mark.parametrize("args", FOUND_BY_FUZZING, ids=range(len(FOUND_BY_FUZZING)))
+def test_inputs_found_by_fuzzing(target: Target, args: list[str]) -> None:
+    """Each input a fuzz run found a bug with still meets the contract checked above."""
+    result = target.check(args)
+    assert result.exit_code == 2, (args, result.stderr)
+
+
 @pytest.mark.slow
+@pytest.mark.fuzz
 @pytest.mark.parametrize("command", ["create", "update", "import", "diff"])
 @FUZZ
 @given(data=st.data(), config=config_files())
@@ -331,6 +351,7 @@ def test_garbage_input_files(target: Target, command: str, data: st.DataObject,
 
 
 @pytest.mark.slow
+@pytest.mark.fuzz
 @FUZZ
 @given(data=st.data())
 def test_mutated_bundles(target: Target, data: st.DataObject) -> None:

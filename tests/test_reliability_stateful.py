@@ -22,7 +22,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from conftest import scored
+from conftest import examples, scored
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -316,11 +316,12 @@ class FlowMachine(RuleBasedStateMachine):
 
 
 FlowMachine.TestCase.settings = settings(
-    max_examples=40, stateful_step_count=20, deadline=None,
+    max_examples=examples(40), stateful_step_count=20, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 
 
+@pytest.mark.fuzz
 def test_store_matches_model() -> None:
     """Random create/update/publish/rollback/delete sequences (with releases cut
     short and repairs) keep the store equal to the model after every step."""

@@ -79,3 +79,11 @@ class IntegrityError(FlowctlError):
     exit_code = 8
     code = "integrity"
 
+
+
+class StorageError(FlowctlError):
+    """The file system refused a write (disk full, read-only, quota, I/O error);
+    the operation was taken back, so nothing was changed (sysexits' EX_IOERR)."""
+
+    exit_code = 74
+    code = "io-error"
