@@ -31,7 +31,8 @@ from flowctl import journal, pipeline
 from flowctl.errors import Conflict, FlowctlError, InvalidConfig, NotFound
 from flowctl.flows import Flows
 from flowctl.store import Store
-from flowctl.verify import Verifier, repair
+from flowctl.repair import repair
+from flowctl.verify import Verifier
 
 KEYS = ("alpha", "beta", "gamma")
 NAMES = ("Alpha", "Beta")
@@ -239,22 +240,17 @@ class FlowMachine(RuleBasedStateMachine):
         new_version = len(self.model[key].versions) + 1
         self.model[key].dirty = True
         if where == "before-commit":
-            # The audit line is written ahead; the snapshot's link never happens,
-            # and no error handler takes the line back (a kill runs none).
-            def keep_intent(intent: Any, exc_type: Any, *rest: Any) -> None:
+            # Everything up to the commit is written (audit intent, index line,
+            # staged files); the snapshot's link never happens, and nothing is
+            # taken back (a kill runs no handler).
+            def keep_everything(tx: Any, exc_type: Any, *rest: Any) -> None:
                 assert exc_type is Crash
 
-            return mock.patch.multiple(journal, create_exclusive=mock.Mock(side_effect=Crash),
-                                       _AuditIntent=type("Intent", (journal._AuditIntent,),
-                                                         {"__exit__": keep_intent}))
-        real_append = journal.append_line
-
-        def append(target: Path, line: bytes) -> None:
-            if target == files.index and json.loads(line)["version"] == new_version:
-                raise Crash  # the snapshot is linked: killed before the index and head
-            real_append(target, line)
-
-        return mock.patch.object(journal, "append_line", append)
+            return mock.patch.multiple(journal, link_snapshot=mock.Mock(side_effect=Crash),
+                                       _Transaction=type("Killed", (journal._Transaction,),
+                                                         {"__exit__": keep_everything}))
+        # The snapshot is linked: killed before the head is replaced.
+        return mock.patch.object(journal, "_after_commit", mock.Mock(side_effect=Crash))
 
     @rule(data=st.data(), row=st.sampled_from(("none", "right", "wrong")))
     def delete(self, data: st.DataObject, row: str) -> None:

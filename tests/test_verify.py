@@ -31,14 +31,10 @@ class Crash(BaseException):
     """Stands for a kill in the middle of a write."""
 
 
-_real_append = journal.append_line
-
-
-def crash_on_index(target: Path, line: bytes) -> None:
-    """journal.append_line that dies at the index: a release cut after its commit point."""
-    if target.name == "versions.jsonl":
-        raise Crash
-    _real_append(target, line)
+def crash_after_commit(*args: Any) -> None:
+    """journal._after_commit that dies first: a release cut right after its commit
+    point (the snapshot linked, the head not yet replaced)."""
+    raise Crash
 
 
 @pytest.fixture
@@ -171,7 +167,7 @@ def test_half_finished_publish_is_completed_by_repair(run: Run, store: Path, dam
     shutil.copytree(store, uncut)
     assert Run(uncut)("publish", "f", "-m", "five").exit_code == 0
 
-    with mock.patch.object(journal, "append_line", crash_on_index), pytest.raises(Crash):
+    with mock.patch.object(journal, "_after_commit", crash_after_commit), pytest.raises(Crash):
         from flowctl.flows import Flows
 
         Flows(Store.open(store), "default", "tester").publish("f", notes="five")
@@ -189,7 +185,7 @@ def test_half_finished_publish_is_completed_by_the_next_write(run: Run, store: P
     """The next write on the flow completes the cut-off release before its own."""
     from flowctl.flows import Flows
 
-    with mock.patch.object(journal, "append_line", crash_on_index), pytest.raises(Crash):
+    with mock.patch.object(journal, "_after_commit", crash_after_commit), pytest.raises(Crash):
         Flows(Store.open(store), "default", "tester").rollback("f", version=1)
     assert run("update", "f", "--name", "next").exit_code == 0
     assert_clean(run)
@@ -352,8 +348,9 @@ def test_uncommitted_audit_line_is_dropped_by_repair(run: Run, store: Path, dama
 
     audit = damaged / "audit.jsonl"
     original = audit.read_bytes()
-    with mock.patch.object(journal, "write_atomic", side_effect=Crash), \
-            mock.patch.object(journal._AuditIntent, "__exit__", lambda *a: None), pytest.raises(Crash):
+    # Killed just before the head's rename: a kill runs no handler, so nothing is taken back.
+    with mock.patch.object(journal._Transaction, "commit", side_effect=Crash), \
+            mock.patch.object(journal._Transaction, "__exit__", lambda *a: None), pytest.raises(Crash):
         Flows(Store.open(store), "default", "tester").update("f", name="never")
     assert audit.read_bytes() != original
     assert run.json("show", "f")["name"] == "f"
@@ -402,25 +399,50 @@ def test_damaged_index_is_rebuilt_byte_identical(run: Run, store: Path, damaged:
 
 
 @pytest.mark.parametrize("where", [
-    "flows/default/f/.flow.json.tmp-123-abcd",
-    "flows/default/f/versions/.000005.json.tmp-123-abcd",
-    "flows/default/.h.tmp-123-abcd/",
-    "flows/default/.f.tmp-deleted-123-abcd/",
-    ".flowctl.toml.tmp-1-2",
+    "flows/default/f/.flow.json.tmp-123-0123abcd",
+    "flows/default/f/versions/.000005.json.tmp-123-0123abcd",
+    "flows/default/f/.versions.jsonl.tmp-9-ffffffff",
+    "flows/default/.h.tmp-123-0123abcd/",
+    "flows/default/.f.tmp-deleted-123-0123abcd/",
 ])
-def test_stray_temp_files_are_named_and_removed(run: Run, store: Path, damaged: Path, where: str) -> None:
+def test_flowctls_temp_files_are_named_and_removed(run: Run, store: Path, damaged: Path, where: str) -> None:
+    """A temp file or staging directory by flowctl's exact name (and, for a
+    directory, holding only a flow's files): named, and removed by --repair."""
     before = tree_bytes(store)
     path = store / where
     if where.endswith("/"):
         (path / "versions").mkdir(parents=True)
         (path / "flow.json").write_text("{}\n")
+        (path / "versions" / "000001.json").write_text("{}\n")
     else:
         path.write_text("partial")
-    found = assert_named(run, where.rstrip("/"), "stray temp file")
+    found = assert_named(run, where.rstrip("/"), "--repair")
     assert len(found) == 1
     assert_clean(run, "--repair")
     assert not path.exists()
     assert tree_bytes(store) == before
+
+
+@pytest.mark.parametrize("where", [
+    ".tmp/notes.txt",  # a user's scratch directory at the store root
+    ".cache.tmp/x",
+    ".flowctl.toml.tmp-1-2",  # init's, outside any flow: not verify's business
+    "flows/default/.tmp/keep.txt",
+    "flows/default/.f.tmp-123-0123abcd/my-notes.txt",  # flowctl's name, someone else's file
+    "flows/default/f/.flow.json.tmp-mine",  # not flowctl's exact pattern
+    "flows/default/f/.notes.tmp",
+])
+def test_repair_never_removes_what_flowctl_did_not_make(run: Run, store: Path, damaged: Path, where: str) -> None:
+    """--repair removes only flowctl's exact temp names inside flow directories, and
+    a staging directory only when it holds nothing but a flow's files: a user's
+    `.tmp/` or look-alike is left where it is, whatever verify says of it."""
+    path = store / where
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("mine\n")
+    code, found = problems(run, "--repair")
+    assert path.read_text() == "mine\n"
+    assert all("--repair" not in p["problem"] for p in found), found
+    assert code == (8 if found else 0)
 
 
 def test_symlink_out_of_the_store(run: Run, store: Path, damaged: Path, tmp_path: Path) -> None:
@@ -565,7 +587,7 @@ def test_a_write_in_flight_is_not_a_problem(run: Run, store: Path, damaged: Path
 
     from flowctl.flows import Flows
 
-    with mock.patch.object(journal, "append_line", crash_on_index), pytest.raises(Crash):
+    with mock.patch.object(journal, "_after_commit", crash_after_commit), pytest.raises(Crash):
         Flows(Store.open(store), "default", "tester").publish("f")
     # Now "in flight": hold the lock as the writer would, finish the write in 0.5 s.
     fd = os.open(damaged / "flow.lock", os.O_RDWR)

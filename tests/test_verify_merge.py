@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from conftest import Run, scored, write_config
+from conftest import Run, scored, tree_bytes, write_config
 
 
 def test_snapshot_from_another_branch_is_reported_and_not_repaired_away(
@@ -28,9 +28,19 @@ def test_snapshot_from_another_branch_is_reported_and_not_repaired_away(
 
     first = run("verify")
     assert first.exit_code == 8
-    assert "versions.jsonl: disagrees with the snapshots" in first.stdout
-    assert "audit.jsonl: line" in first.stdout and "disagrees with 000002.json" in first.stdout
+    # The snapshot is the odd one out: the index and the audit log (both A's) agree.
+    assert first.stdout.startswith("flows/default/f/versions/000002.json: disagrees with its lines in "
+                                   "versions.jsonl and audit.jsonl, which agree with each other")
+    assert "a person must decide" in first.stdout and "--repair" not in first.stdout
+    before = tree_bytes(store)
 
     repaired = run("verify", "--repair")
     assert repaired.exit_code == 8
-    assert "disagrees" in repaired.stdout
+    assert repaired.stdout == first.stdout
+    assert tree_bytes(store) == before  # nothing rebuilt from the doubtful snapshot
+
+    # A write refuses to build on it: publish and rollback to v2 exit 8, writing nothing.
+    for args in (["publish", "f"], ["rollback", "f", "--version", "1"], ["update", "f", "--name", "x"]):
+        result = run(*args)
+        assert result.exit_code == 8, (args, result.output)
+        assert tree_bytes(store) == before

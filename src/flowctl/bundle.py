@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import journal, jsonio, names, records
+from . import journal, jsonio, names, reading, records
 from .errors import BadInput, Conflict, FlowctlError, IntegrityError, Problem
 
 if TYPE_CHECKING:
@@ -41,15 +41,15 @@ _AUDIT_FIRST = ("at", "actor", "action", "rowVersion")
 def export_flow(flows: Flows, flow: str) -> dict[str, Any]:
     """The bundle of FLOW: head, every snapshot (checksums checked), audit log."""
     files = flows.resolve(flow)
-    head = journal.current_head(files)
-    snapshots = [journal.read_snapshot(files, head, version, check=True)
+    head = reading.current_head(files)
+    snapshots = [reading.read_snapshot(files, head, version, check=True)
                  for version in range(1, head["latestVersion"] + 1)]
     return {
         "format": FORMAT,
         "bundleVersion": BUNDLE_VERSION,
         "flow": head,
         "versions": snapshots,
-        "audit": journal.read_audit(files, head),
+        "audit": reading.read_audit(files, head),
     }
 
 
@@ -125,7 +125,7 @@ def _read_bundle(document: Any, source: str) -> tuple[records.Head, list[records
 def _record(value: Any, fields: tuple[str, ...], shape: type, where: str, problems: list[Problem]) -> Any:
     """`value` with its fields in SPEC order (a TOML file may reorder them and
     leave nulls out); its missing, unknown and mistyped fields added to `problems`."""
-    from .verify import _record_problems
+    from .verify import record_problems
 
     if not isinstance(value, dict):
         problems.append(Problem(where, "must be an object"))
@@ -140,7 +140,7 @@ def _record(value: Any, fields: tuple[str, ...], shape: type, where: str, proble
         problems.append(Problem(where, detail))
         return value
     ordered = {field: value.get(field) for field in fields}
-    problems.extend(Problem(where, problem) for problem in _record_problems(ordered, shape, where))
+    problems.extend(Problem(where, problem) for problem in record_problems(ordered, shape, where))
     return ordered
 
 
@@ -186,7 +186,7 @@ def _check_free(flows: Flows, key: str, flow_id: str, *, key_given: bool) -> Non
     for existing in flows.store.flow_keys(flows.tenant):
         owners[existing] = existing
         try:
-            owners.setdefault(journal.current_head(flows.store.flow_files(flows.tenant, existing))["id"], existing)
+            owners.setdefault(reading.current_head(flows.store.flow_files(flows.tenant, existing))["id"], existing)
         except FlowctlError:
             continue  # not (or no longer) a flow: verify reports it
     tenant = flows.tenant

@@ -87,3 +87,37 @@ class StorageError(FlowctlError):
 
     exit_code = 74
     code = "io-error"
+
+
+class IncompleteWrite(UserWarning):
+    """A change committed, but a step after its commit point failed (a full disk
+    while replacing flow.json, say). The change stands, as every reader already
+    sees; the next write or `verify --repair` finishes the rest. Issued with
+    `warnings.warn`, so the library never prints; the CLI shows it on stderr."""
+
+
+_IO_REASONS = {
+    "ENOSPC": ("no space left on device", "free some space and retry"),
+    "EDQUOT": ("disk quota exceeded", "free some space or raise the quota, and retry"),
+    "EROFS": ("read-only file system", "use a store on a writable file system"),
+    "EACCES": ("permission denied", "check the permissions of the store's files"),
+    "EPERM": ("operation not permitted", "check the permissions of the store's files"),
+    "EFBIG": ("file too large", "check the file system's limits"),
+}
+
+
+def io_reason(exc: OSError) -> tuple[str, str]:
+    """(what went wrong, what to do) for an OSError, in plain words."""
+    import errno
+
+    name = errno.errorcode.get(exc.errno or 0, "")
+    default = ((exc.strerror or "I/O error").lower(), "retry; if it persists, check the disk")
+    return _IO_REASONS.get(name, default)
+
+
+def storage_error(exc: OSError, where: object, changed: bool = False) -> StorageError:
+    """StorageError for `exc` met while writing `where`; `changed` False means
+    the operation was taken back and the message says so."""
+    reason, advice = io_reason(exc)
+    outcome = "" if changed else ": nothing was changed"
+    return StorageError(f"{reason} writing {where}{outcome}; {advice}")

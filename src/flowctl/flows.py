@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from . import journal, jsonio, names, records
+from . import journal, jsonio, names, reading, records
 from .errors import BadInput, Conflict, InvalidConfig, NotFound
 from .records import Head, Snapshot, VersionEntry
 from .store import FlowFiles, Store
@@ -102,7 +102,7 @@ class Flows:
         for key in self.store.flow_keys(self.tenant):
             files = self._files(key)
             try:
-                found.append((files, journal.current_head(files)))
+                found.append((files, reading.current_head(files)))
             except NotFound:
                 continue  # a directory that is not (or no longer) a flow
         return found
@@ -126,21 +126,21 @@ class Flows:
     def _read(self, flow: str) -> tuple[FlowFiles, Head]:
         """FLOW's files and its head as every reader sees it."""
         files = self.resolve(flow)
-        return files, journal.current_head(files)
+        return files, reading.current_head(files)
 
     def get(self, flow: str) -> Head:
         """The flow's head."""
-        return journal.current_head(self.resolve(flow))
+        return reading.current_head(self.resolve(flow))
 
     def versions(self, flow: str) -> tuple[Head, list[VersionEntry]]:
         """The head and every version's entry, oldest first."""
         files, head = self._read(flow)
-        return head, journal.read_versions(files, head)
+        return head, reading.read_versions(files, head)
 
     def snapshot(self, flow: str, which: str | int) -> Snapshot:
         """One version's full snapshot: a number, 'active' or 'latest'."""
         files, head = self._read(flow)
-        return journal.read_snapshot(files, head, self._version_number(head, which))
+        return reading.read_snapshot(files, head, self._version_number(head, which))
 
     def configs(self, flow: str, *which: str | int) -> tuple[Head, list[tuple[dict[str, Any] | None, str]]]:
         """The head and, for each of `which` ('draft', 'active', 'latest' or a
@@ -155,7 +155,7 @@ class Flows:
                 found.append((None, "empty"))
             else:
                 number = self._version_number(head, selector)
-                found.append((journal.read_snapshot(files, head, number)["configSnapshot"], f"v{number}"))
+                found.append((reading.read_snapshot(files, head, number)["configSnapshot"], f"v{number}"))
         return head, found
 
     def config(self, flow: str, which: str | int) -> dict[str, Any] | None:
@@ -167,9 +167,9 @@ class Flows:
         oldest first: straight from the index when it is sound, so printing
         10,000 versions builds no dicts."""
         files, head = self._read(flow)
-        lines = journal.read_index_lines(files, head)
+        lines = reading.read_index_lines(files, head)
         if lines is None:
-            lines = [jsonio.compact_line(entry).rstrip(b"\n") for entry in journal.read_versions(files, head)]
+            lines = [jsonio.compact_line(entry).rstrip(b"\n") for entry in reading.read_versions(files, head)]
         return head, lines
 
     @staticmethod
@@ -186,7 +186,7 @@ class Flows:
 
     def history(self, flow: str) -> list[dict[str, Any]]:
         """The audit entries of the flow, oldest first."""
-        return journal.read_audit(*self._read(flow))
+        return reading.read_audit(*self._read(flow))
 
     def list(self, status: str | None = None, limit: int = 25, cursor: str | None = None) -> Page:
         """Flows ordered by status, then updatedAt newest first, then key,
@@ -342,7 +342,7 @@ class Flows:
         _check_text("notes", notes, single_line=False)
         files = self.resolve(flow)
         with self.store.flow_lock(files, self.lock_timeout):
-            head = journal.current_head(files) if dry_run else journal.recover(files)
+            head = journal.preview(files) if dry_run else journal.recover(files)
             _check_row_version(head, row_version)
             draft = head["draftConfig"]
             pipeline.check_publishable(draft)
@@ -367,7 +367,7 @@ class Flows:
         _check_text("notes", notes, single_line=False)
         files = self.resolve(flow)
         with self.store.flow_lock(files, self.lock_timeout):
-            head = journal.current_head(files) if dry_run else journal.recover(files)
+            head = journal.preview(files) if dry_run else journal.recover(files)
             _check_row_version(head, row_version)
             key, active = head["key"], head["activeVersion"]
             if expected_current_version is not None and expected_current_version != active:
@@ -385,8 +385,8 @@ class Flows:
                 version = active - 1
             if version == active:
                 raise Conflict(f"v{version} is already the active version of flow {key!r}: nothing to roll back")
-            target = journal.read_snapshot(files, head, version, check=True)
-            current = journal.read_snapshot(files, head, active)
+            target = reading.read_snapshot(files, head, version, check=True)
+            current = reading.read_snapshot(files, head, active)
             if current["configSha256"] == target["configSha256"]:
                 raise Conflict(
                     f"the active version v{active} of flow {key!r} already has v{version}'s config: "
@@ -417,7 +417,7 @@ class Flows:
         at = records.now()
         active = head["activeVersion"]
         previous_config = (
-            journal.read_snapshot(files, head, active)["configSnapshot"] if active is not None else None
+            reading.read_snapshot(files, head, active)["configSnapshot"] if active is not None else None
         )
         snapshot = records.new_snapshot(
             head,
@@ -431,7 +431,7 @@ class Flows:
         )
         new = records.head_after_release(head, snapshot)
         if not dry_run:
-            audit = journal.release_audit(snapshot, new["rowVersion"])
+            audit = reading.release_audit(snapshot, new["rowVersion"])
             journal.commit_release(files, audit, snapshot, new)
         return Release(new, snapshot, active, previous_config, dry_run)
 

@@ -1,236 +1,185 @@
 """The write protocol: the order of writes, each operation's commit point,
 and how an operation cut off by a crash is completed or dropped.
 
-Every change appends its audit line first (write-ahead), then makes its one
-commit step: the head replace for create-less changes, the exclusive
-creation of ``versions/NNNNNN.json`` for publish and rollback. So after a
-kill at any point, under the flow's lock, `recover` finds one of:
+Every change first writes everything that needs disk space — its audit line
+(write-ahead), the version-index line, the new snapshot and head as temp
+files — and then makes its one commit step: the exclusive link of
+``versions/NNNNNN.json`` for publish and rollback, the rename of the head
+for other changes, the rename of a directory for create, import and delete.
+A failure before the commit step takes every write back (`_Transaction`),
+so a full disk changes nothing; a failure after it leaves a committed change
+that readers already show whole and that recovery finishes.
 
-- an audit line newer than the head and no new snapshot: the change never
-  committed; the line is dropped;
-- a snapshot newer than the head: the release committed; the index line,
-  the head (and, for a hand-damaged log, the audit line) are completed
-  forward from the snapshot, which holds everything needed.
+After a kill at any point, under the flow's lock, `recover` finds one of:
 
-Readers take no lock and present the same state recovery would produce.
+- an audit line just newer than the head and no new snapshot: the change
+  never committed; the line (and an index line written for it) is dropped;
+- a snapshot at latestVersion+1 that proves to be a release cut off after
+  its commit point (see `reading.pending_release`): the head is completed
+  forward from it.
+
+Anything else that does not fit — a snapshot that does not prove itself, an
+audit log or index whose tail disagrees with the head — is damage: the write
+refuses (exit 8) and `flowctl verify` names it. Recovery never acts on a
+file it cannot prove flowctl wrote for this flow, and never loses a draft.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from . import jsonio, records
-from .errors import Conflict, FlowctlError, IntegrityError, NotFound
-from .records import Head, Snapshot, VersionEntry
+from .errors import Conflict, IncompleteWrite, io_reason, storage_error
+from .reading import (
+    AuditTail,
+    audit_tail,
+    damage,
+    index_tail,
+    parse_line,
+    pending_release,
+    read_head,
+    read_snapshot,
+    release_audit,
+    tail_lines,
+)
+from .records import Head, Snapshot
 from .store import (
     FlowFiles,
     append_line,
-    create_exclusive,
+    file_size,
     fsync_dir,
-    open_nofollow,
-    read_bytes,
-    read_json,
+    staging_name,
     truncate,
     write_atomic,
+    write_temp,
 )
-
-_TAIL_CHUNK = 64 * 1024
-
-
-# -- reading -----------------------------------------------------------------
-
-
-def read_head(files: FlowFiles) -> Head:
-    """The head exactly as stored; NotFound if the flow does not exist."""
-    try:
-        head = read_json(files.head)
-    except FileNotFoundError:
-        raise NotFound(f"no flow {files.dir.name!r}: see `flowctl list` for the flows of this tenant") from None
-    if not isinstance(head, dict) or not isinstance(head.get("latestVersion"), int):
-        raise IntegrityError(f"{files.head}: not a flow head: run `flowctl verify`")
-    return head  # type: ignore[return-value]
-
-
-def _pending_snapshot(files: FlowFiles, head: Head) -> Snapshot | None:
-    """A snapshot past the head's latestVersion: a release cut off after its commit point."""
-    try:
-        return read_json(files.snapshot(head["latestVersion"] + 1))  # type: ignore[no-any-return]
-    except FileNotFoundError:
-        return None
-
-
-def current_head(files: FlowFiles) -> Head:
-    """The head every command sees: completed forward if a release was cut off."""
-    head = read_head(files)
-    pending = _pending_snapshot(files, head)
-    return records.head_after_release(head, pending) if pending else head
-
-
-def read_snapshot(files: FlowFiles, head: Head, version: int, check: bool = False) -> Snapshot:
-    """Version `version` of the flow; with `check`, its checksum must hold (exit 8)."""
-    if not 1 <= version <= head["latestVersion"]:
-        have = f"v1..v{head['latestVersion']}" if head["latestVersion"] else "no versions yet"
-        raise NotFound(f"flow {head['key']!r} has no version {version} ({have}): see `flowctl versions {head['key']}`")
-    try:
-        snapshot: Snapshot = read_json(files.snapshot(version))
-    except FileNotFoundError:
-        raise IntegrityError(f"{files.snapshot(version)}: missing: run `flowctl verify`") from None
-    if check and jsonio.config_sha256(snapshot.get("configSnapshot")) != snapshot.get("configSha256"):
-        raise IntegrityError(
-            f"{files.snapshot(version)}: config does not match its configSha256 (damaged file): "
-            "run `flowctl verify` and restore it from git"
-        )
-    return snapshot
-
-
-def _complete_lines(path: os.PathLike[str]) -> bytes:
-    """All complete lines of a JSON Lines file (a torn last line is left out)."""
-    try:
-        raw = read_bytes(path)  # type: ignore[arg-type]
-    except FileNotFoundError:
-        return b""
-    return raw[: raw.rfind(b"\n") + 1]
-
-
-def read_index(files: FlowFiles) -> list[dict[str, Any]]:
-    """The version index as stored (complete lines only); a damaged line ends it."""
-    body = _complete_lines(files.index)
-    if not body:
-        return []
-    try:
-        # One C-level parse for the whole file: 10,000 versions cost one call.
-        return json.loads(b"[" + body.rstrip(b"\n").replace(b"\n", b",") + b"]")  # type: ignore[no-any-return]
-    except (ValueError, RecursionError):
-        entries = []
-        for line in body.splitlines():
-            try:
-                entries.append(json.loads(line))
-            except (ValueError, RecursionError):
-                break
-        return entries
-
-
-def read_index_lines(files: FlowFiles, head: Head) -> list[bytes] | None:
-    """The index's lines as stored when they are exactly versions 1..latest,
-    else None. Each line is parsed to be sure, but none is kept."""
-    lines = _complete_lines(files.index).splitlines()[: head["latestVersion"]]
-    if len(lines) != head["latestVersion"]:
-        return None
-    for number, line in enumerate(lines, start=1):
-        try:
-            entry = json.loads(line)
-        except (ValueError, RecursionError):
-            return None
-        if not isinstance(entry, dict) or entry.get("version") != number:
-            return None
-    return lines
-
-
-def read_versions(files: FlowFiles, head: Head) -> list[VersionEntry]:
-    """Every version's entry, oldest first: from the index, and from the
-    snapshots for whatever the index lacks (it is derived, they are the truth)."""
-    latest = head["latestVersion"]
-    entries = read_index(files)[:latest]
-    good = 0
-    for entry in entries:
-        if not isinstance(entry, dict) or entry.get("version") != good + 1:
-            break
-        good += 1
-    result: list[VersionEntry] = entries[:good]  # type: ignore[assignment]
-    for version in range(good + 1, latest + 1):
-        result.append(records.version_entry(read_snapshot(files, head, version)))
-    return result
-
-
-def read_audit(files: FlowFiles, head: Head) -> list[dict[str, Any]]:
-    """Committed audit entries, oldest first (uncommitted intents left out)."""
-    entries = []
-    for line in _complete_lines(files.audit).splitlines():
-        try:
-            entry = json.loads(line)
-        except (ValueError, RecursionError):
-            raise IntegrityError(f"{files.audit}: a line is not valid JSON: run `flowctl verify`") from None
-        if not isinstance(entry, dict) or not isinstance(entry.get("rowVersion"), int):
-            raise IntegrityError(f"{files.audit}: a line is not an audit entry: run `flowctl verify`")
-        if entry["rowVersion"] <= head["rowVersion"]:
-            entries.append(entry)
-    return entries
-
 
 # -- recovery ----------------------------------------------------------------
 
 
-def _tail(path: os.PathLike[str]) -> tuple[int, int, bytes]:
-    """(file size, offset where the last complete line starts, that line).
+def _settle_tail(path: Path) -> None:
+    """Finish the last line of a JSON Lines file: a line that parses but lost its
+    newline gets it back; bytes that do not parse (a torn write) are cut off."""
+    size, _, trailing = tail_lines(path, 1)
+    if not trailing:
+        return
+    if parse_line(trailing) is not None:
+        append_line(path, b"\n")
+    else:
+        truncate(path, size - len(trailing))
 
-    Reads only the end of the file, so a long history costs nothing extra.
+
+def _is_intent(tail: AuditTail, head: Head) -> bool:
+    """Whether the audit log's last line is the write-ahead line of a change that
+    never committed: exactly one rowVersion past the head, right after the head's own."""
+    last, previous = tail.last, tail.previous
+    return (
+        last is not None
+        and last.get("rowVersion") == head["rowVersion"] + 1
+        and (previous.get("rowVersion") if previous else 0) == head["rowVersion"]
+    )
+
+
+def settle(files: FlowFiles) -> tuple[Head, AuditTail]:
+    """Under the flow's lock: finish or drop whatever a crash left half-done —
+    only what proves to be flowctl's own unfinished write — and return the
+    head as it now stands with the audit log's tail.
+
+    Raises IntegrityError (exit 8) for a file past the head that does not
+    prove itself, writing nothing for it.
     """
-    try:
-        fd = open_nofollow(path, os.O_RDONLY)  # type: ignore[arg-type]
-    except FileNotFoundError:
-        return 0, 0, b""
-    try:
-        size = os.fstat(fd).st_size
-        chunk = _TAIL_CHUNK
-        while True:
-            start = max(0, size - chunk)
-            os.lseek(fd, start, os.SEEK_SET)
-            data = b""
-            while len(data) < size - start:
-                part = os.read(fd, size - start - len(data))
-                if not part:
-                    break
-                data += part
-            end = data.rfind(b"\n")  # end of the last complete line
-            if end == -1:
-                if start == 0:
-                    return size, 0, b""
-                chunk *= 2
-                continue
-            begin = data.rfind(b"\n", 0, end) + 1
-            if begin == 0 and start > 0:
-                chunk *= 2
-                continue
-            return size, start + begin, data[begin : end + 1]
-    finally:
-        os.close(fd)
+    head = read_head(files)
+    _settle_tail(files.audit)
+    _settle_tail(files.index)
+    tail = audit_tail(files)
+    pending = pending_release(files, head, tail, strict=True)
+    if pending is not None:
+        completed = records.head_after_release(head, pending)
+        _complete_index(files, completed, pending)
+        write_atomic(files.head, jsonio.encode(completed))
+        head = completed
+    elif _is_intent(tail, head):
+        truncate(files.audit, tail.last_offset)  # written ahead of a change that never committed
+        tail = audit_tail(files)
+    else:
+        return head, tail
+    _drop_uncommitted_index_line(files, head)
+    for temp in files.temp_files():  # what the cut-off write had staged
+        temp.unlink(missing_ok=True)
+    return head, tail
 
 
-def _parse_line(line: bytes) -> dict[str, Any] | None:
-    try:
-        value = json.loads(line)
-    except (ValueError, RecursionError):
-        return None
-    return value if isinstance(value, dict) else None
+def recover(files: FlowFiles) -> Head:
+    """What every write does first, under the flow's lock: `settle`, then check
+    the tails the write builds on (`check_tails`); the head to build on."""
+    head, tail = settle(files)
+    check_tails(files, head, tail)
+    return head
 
 
-def _drop_torn_tail(path: os.PathLike[str]) -> tuple[int, dict[str, Any] | None]:
-    """Cut a torn last line off a JSON Lines file; return (line start, last entry)."""
-    size, start, line = _tail(path)
-    complete_end = start + len(line)
-    if complete_end < size:
-        truncate(path, complete_end)  # type: ignore[arg-type]
-    return start, _parse_line(line) if line else None
+def preview(files: FlowFiles) -> Head:
+    """The head `recover` would give, writing nothing (for --dry-run)."""
+    head = read_head(files)
+    tail = audit_tail(files)
+    pending = pending_release(files, head, tail, strict=True)
+    if pending is not None:
+        return records.head_after_release(head, pending)  # the real run completes it first
+    if not _is_intent(tail, head):
+        check_tails(files, head, tail)
+    return head
 
 
-def _sync_index(files: FlowFiles, head: Head) -> None:
-    """Make the derived version index hold exactly versions 1..latestVersion."""
+def _drop_uncommitted_index_line(files: FlowFiles, head: Head) -> None:
+    """An index line one version past the head belongs to a release that never
+    committed (the line is written before the snapshot's link)."""
+    offset, entry, previous = index_tail(files)
+    if entry is not None and entry.get("version") == head["latestVersion"] + 1 and (
+        (previous.get("version") if previous else 0) == head["latestVersion"]
+    ):
+        truncate(files.index, offset)
+
+
+def _complete_index(files: FlowFiles, head: Head, released: Snapshot) -> None:
+    """Add the index line of a release completed forward, if it lacks one
+    (flowctl before 0.2 wrote that line after the commit point)."""
+    _, entry, _ = index_tail(files)
+    if entry is not None and entry.get("version") == head["latestVersion"] - 1:
+        append_line(files.index, jsonio.compact_line(records.version_entry(released)))
+
+
+def check_tails(files: FlowFiles, head: Head, tail: AuditTail | None = None) -> None:
+    """What a write builds on must hold together, else IntegrityError naming the
+    file: the audit log ends at the head's rowVersion, the index at its
+    latestVersion, and both agree with the latest snapshot. O(1) in history."""
+    tail = tail or audit_tail(files)
+    last_row = tail.last.get("rowVersion") if tail.last else None
+    if last_row != head["rowVersion"]:
+        raise damage(files.audit, f"ends at rowVersion {last_row}, but flow.json is at {head['rowVersion']}",
+                     disagree_with=files.head)
     latest = head["latestVersion"]
-    start, last = _drop_torn_tail(files.index)
-    last_version = last.get("version") if last else 0
-    if last_version == latest:
+    _, entry, _ = index_tail(files)
+    indexed = entry.get("version") if entry else 0
+    if indexed != latest:
+        raise damage(files.index, f"ends at v{indexed}, but flow.json says latestVersion {latest}",
+                     disagree_with=files.head)
+    if not latest:
         return
-    if isinstance(last_version, int) and last_version == latest + 1:
-        truncate(files.index, start)  # an entry of a release that never committed
-        return
-    if not (isinstance(last_version, int) and 0 <= last_version < latest):
-        rebuild_index(files, head)
-        return
-    for version in range(last_version + 1, latest + 1):
-        append_line(files.index, jsonio.compact_line(records.version_entry(read_snapshot(files, head, version))))
+    snapshot = read_snapshot(files, head, latest, check=True)
+    if entry != records.version_entry(snapshot):
+        raise damage(files.index, f"its line for v{latest} disagrees with {files.snapshot(latest).name}",
+                     disagree_with=files.snapshot(latest))
+    last = tail.last or {}
+    if last.get("action") in records.RELEASE_ACTIONS and last.get("version") == latest and (
+        last != release_audit(snapshot, head["rowVersion"])
+    ):
+        raise damage(files.audit, f"its last line, the {last['action']} of v{latest}, disagrees with "
+                                  f"{files.snapshot(latest).name}", disagree_with=files.snapshot(latest))
 
 
 def rebuild_index(files: FlowFiles, head: Head) -> None:
@@ -242,91 +191,107 @@ def rebuild_index(files: FlowFiles, head: Head) -> None:
     write_atomic(files.index, lines)
 
 
-def release_audit(snapshot: Snapshot, row_version: int) -> dict[str, Any]:
-    source = snapshot["source"]
-    return records.audit_entry(
-        snapshot["publishedAt"],
-        snapshot["publishedBy"],
-        source.get("action", "publish"),
-        row_version,
-        version=snapshot["version"],
-        restoredVersion=source.get("restoredVersion"),
-        previousVersion=source.get("previousVersion"),
-        notes=snapshot["notes"],
-    )
-
-
-def recover(files: FlowFiles) -> Head:
-    """Under the flow's lock: finish or drop whatever a crash left half-done,
-    and return the head as it now stands on disk."""
-    head = read_head(files)
-    audit_start, last_audit = _drop_torn_tail(files.audit)
-    pending = _pending_snapshot(files, head)
-    if pending is not None:
-        completed = records.head_after_release(head, pending)
-        if not last_audit or last_audit.get("rowVersion") != completed["rowVersion"]:
-            append_line(files.audit, jsonio.compact_line(release_audit(pending, completed["rowVersion"])))
-        _sync_index(files, completed)
-        write_atomic(files.head, jsonio.encode(completed))
-        return completed
-    row = last_audit.get("rowVersion") if last_audit else None
-    if isinstance(row, int) and row > head["rowVersion"]:
-        truncate(files.audit, audit_start)  # written ahead of a change that never committed
-    _sync_index(files, head)
-    return head
-
-
 # -- writing -----------------------------------------------------------------
 
 
-class _AuditIntent:
-    """Append the audit line ahead of the commit step; take it back if the
-    operation fails before committing, so an error changes nothing."""
+class _Transaction:
+    """The writes of one operation up to its commit point, each one undone
+    if the operation fails before it commits, so an error changes nothing.
 
-    def __init__(self, files: FlowFiles, entry: dict[str, Any]) -> None:
+    An OSError before the commit (a full disk, a read-only file system) is
+    raised as StorageError (exit 74) once everything is taken back.
+    """
+
+    def __init__(self, files: FlowFiles) -> None:
         self.files = files
-        self.entry = entry
+        self.undo: list[Callable[[], None]] = []
+        self.committed = False
 
-    def __enter__(self) -> None:
-        try:
-            self.size = os.stat(self.files.audit).st_size
-        except FileNotFoundError:
-            self.size = 0
-        append_line(self.files.audit, jsonio.compact_line(self.entry))
+    def __enter__(self) -> _Transaction:
+        return self
 
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        if exc_type is not None and not self._committed():
-            truncate(self.files.audit, self.size)
+    def append(self, path: Path, line: bytes) -> None:
+        """Append a line; undone by cutting the file back (or removing it, if new)."""
+        size = file_size(path)
+        self.undo.append(lambda: truncate(path, size) if size is not None else path.unlink())
+        append_line(path, line)
 
-    def _committed(self) -> bool:
-        """Whether the commit step took effect before the error: a rename or link
-        can succeed and the fsync or cleanup after it fail. The line then stays
-        (the error is still raised; the change is done, as readers already see)."""
-        try:
-            return current_head(self.files)["rowVersion"] >= self.entry["rowVersion"]
-        except (FlowctlError, OSError):
-            return False
+    def stage(self, target: Path, data: bytes) -> Path:
+        """A fsynced temp file that the commit (or what follows it) puts at `target`."""
+        temp = write_temp(target, data)
+        self.undo.append(lambda: temp.unlink(missing_ok=True))
+        return temp
+
+    def commit(self, step: Callable[[], None]) -> None:
+        """Make the one step after which the change stands."""
+        step()
+        self.committed = True
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        if exc_type is None or self.committed:
+            return
+        for step in reversed(self.undo):
+            try:
+                step()
+            except OSError:
+                pass  # what cannot be taken back is an uncommitted intent: recovery drops it
+        if isinstance(exc, OSError):
+            raise storage_error(exc, f"flow {self.files.dir.name!r} ({self.files.dir})") from None
+
+
+def _after_commit(files: FlowFiles, what: str, *steps: Callable[[], None]) -> None:
+    """Run the steps that follow a commit point. The change already stands, so a
+    failure here is not the command's failure: it is reported as IncompleteWrite
+    and the next write (or `verify --repair`) finishes what is left."""
+    try:
+        for step in steps:
+            step()
+    except OSError as exc:
+        reason, _ = io_reason(exc)
+        warnings.warn(IncompleteWrite(
+            f"{what} is done, but finishing it failed ({reason}); every command already shows it: "
+            f"the next write to {files.dir.name!r}, or `flowctl verify --repair`, completes it"
+        ), stacklevel=2)
+
+
+def link_snapshot(staged: Path, target: Path) -> None:
+    """The commit point of a release: link the staged snapshot to its final name,
+    which `os.link` refuses if it exists, so even a writer that bypassed the
+    lock cannot overwrite an immutable snapshot."""
+    try:
+        os.link(staged, target)
+    except FileExistsError:
+        raise Conflict(f"{target.name} already exists: another writer got there first; retry") from None
 
 
 def commit_change(files: FlowFiles, audit: dict[str, Any], head: Head) -> None:
     """Write a change of the head (update): audit intent, then the head (commit)."""
-    with _AuditIntent(files, audit):
-        write_atomic(files.head, jsonio.encode(head))
+    with _Transaction(files) as tx:
+        tx.append(files.audit, jsonio.compact_line(audit))
+        staged = tx.stage(files.head, jsonio.encode(head))
+        tx.commit(lambda: os.replace(staged, files.head))
+    _after_commit(files, f"rowVersion {head['rowVersion']} of flow {head['key']!r}", lambda: fsync_dir(files.dir))
 
 
 def commit_release(files: FlowFiles, audit: dict[str, Any], snapshot: Snapshot, head: Head) -> None:
-    """Write a new version (publish, rollback): audit intent, snapshot (commit),
-    then the derived index and the head, both completable from the snapshot."""
-    with _AuditIntent(files, audit):
-        create_exclusive(files.snapshot(snapshot["version"]), jsonio.encode(snapshot))
-    append_line(files.index, jsonio.compact_line(records.version_entry(snapshot)))
-    write_atomic(files.head, jsonio.encode(head))
-
-
-def _short(name: str) -> str:
-    """A key cut to fit in a temp directory name: a key may be 255 chars, the
-    file system's limit for a whole name, and the temp name adds ~25."""
-    return name[:64]
+    """Write a new version (publish, rollback): audit intent, index line, the
+    snapshot and head staged, then the snapshot's link (commit), then the head."""
+    target = files.snapshot(snapshot["version"])
+    with _Transaction(files) as tx:
+        tx.append(files.audit, jsonio.compact_line(audit))
+        tx.append(files.index, jsonio.compact_line(records.version_entry(snapshot)))
+        staged_snapshot = tx.stage(target, jsonio.encode(snapshot))
+        staged_head = tx.stage(files.head, jsonio.encode(head))
+        tx.commit(lambda: link_snapshot(staged_snapshot, target))
+    _after_commit(
+        files, f"v{snapshot['version']} of flow {head['key']!r}",
+        lambda: staged_snapshot.unlink(),
+        lambda: fsync_dir(files.versions),
+        lambda: os.replace(staged_head, files.head),
+        lambda: fsync_dir(files.dir),
+    )
+    staged_head.unlink(missing_ok=True)  # still there only if replacing the head failed
 
 
 def create_flow(files: FlowFiles, head: Head, audit: dict[str, Any]) -> None:
@@ -337,9 +302,9 @@ def create_flow(files: FlowFiles, head: Head, audit: dict[str, Any]) -> None:
 def import_flow(files: FlowFiles, head: Head, snapshots: list[Snapshot], audit: list[dict[str, Any]]) -> None:
     """Create a flow with its whole history (`import`; `create` has none yet):
     built in a temp directory beside, then renamed into place (commit)."""
-    staging = files.dir.with_name(f".{_short(files.dir.name)}.tmp-{os.getpid()}-{os.urandom(4).hex()}")
-    staging.mkdir()
+    staging = staging_name(files.dir)
     try:
+        staging.mkdir()
         staged = FlowFiles(staging)
         staged.versions.mkdir()
         # Nobody sees the staging directory, so each file is written once and
@@ -357,15 +322,18 @@ def import_flow(files: FlowFiles, head: Head, snapshots: list[Snapshot], audit: 
         shutil.rmtree(staging, ignore_errors=True)
         if files.dir.exists():
             raise Conflict(f"flow {files.dir.name!r} already exists") from None
-        raise exc
-    fsync_dir(files.dir.parent)
+        raise storage_error(exc, f"flow {files.dir.name!r} ({files.dir})") from None
+    _after_commit(files, f"flow {head['key']!r}", lambda: fsync_dir(files.dir.parent))
 
 
 def delete_flow(files: FlowFiles) -> None:
     """Move the flow's directory out of the namespace (commit), then remove it."""
-    doomed = files.dir.with_name(f".{_short(files.dir.name)}.tmp-deleted-{os.getpid()}-{os.urandom(4).hex()}")
-    os.rename(files.dir, doomed)
-    fsync_dir(files.dir.parent)
+    doomed = staging_name(files.dir, "deleted-")
+    try:
+        os.rename(files.dir, doomed)
+    except OSError as exc:
+        raise storage_error(exc, f"flow {files.dir.name!r} ({files.dir})") from None
     # Committed: what is left (a concurrent `verify --repair` may be removing the
     # same stray directory) is a stray that verify --repair removes, not a failure.
+    _after_commit(files, f"the deletion of {files.dir.name!r}", lambda: fsync_dir(files.dir.parent))
     shutil.rmtree(doomed, ignore_errors=True)

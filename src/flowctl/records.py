@@ -69,6 +69,105 @@ class VersionEntry(TypedDict):
 
 
 INDEX_FIELDS = tuple(VersionEntry.__annotations__)
+AUDIT_FIRST = ("at", "actor", "action", "rowVersion")
+RELEASE_ACTIONS = ("publish", "rollback")
+
+
+# -- checking what was read from disk -------------------------------------------
+#
+# Every record is checked before it is used, so a hand edit or a bad merge is
+# exit 8 naming the file and the field, never a KeyError deep inside a command.
+# These checks are stdlib-only and cost microseconds: the read paths run them.
+# (verify adds pydantic's exhaustive report on top.)
+
+
+class _Int:
+    """An int that is not a bool, at least `low`, or None when `nullable`."""
+
+    def __init__(self, low: int, nullable: bool = False) -> None:
+        self.low, self.nullable = low, nullable
+
+    def problem(self, value: Any) -> str | None:
+        if value is None and self.nullable:
+            return None
+        if type(value) is not int:
+            return "must be an integer" + (" or null" if self.nullable else "")
+        return f"must be at least {self.low}" if value < self.low else None
+
+
+_FIELD_TYPES: dict[str, Any] = {
+    "str": (str, "must be a string"),
+    "bool": (bool, "must be true or false"),
+    "dict": (dict, "must be an object"),
+}
+
+
+def _shape_problem(record: Any, fields: dict[str, Any]) -> str | None:
+    """The first missing or mistyped field of `record`, as `field "x" …`."""
+    if not isinstance(record, dict):
+        return "is not a JSON object"
+    for field, rule in fields.items():
+        if field not in record:
+            return f'field "{field}" is missing'
+        value = record[field]
+        if isinstance(rule, _Int):
+            problem = rule.problem(value)
+        else:
+            kind, problem = _FIELD_TYPES[rule]
+            problem = None if type(value) is kind else problem
+        if problem:
+            return f'field "{field}" {problem}'
+    return None
+
+
+_HEAD_RULES: dict[str, Any] = {
+    "id": "str", "tenantId": "str", "key": "str", "name": "str", "description": "str", "kind": "str",
+    "status": "str", "autoAssembly": "bool", "draftConfig": "dict", "activeVersion": _Int(1, nullable=True),
+    "latestVersion": _Int(0), "rowVersion": _Int(1), "createdAt": "str", "createdBy": "str",
+    "updatedAt": "str", "updatedBy": "str",
+}
+_ENTRY_RULES: dict[str, Any] = {
+    "version": _Int(1), "publishedAt": "str", "publishedBy": "str", "notes": "str", "source": "dict",
+    "summary": "dict",
+}
+_SNAPSHOT_RULES: dict[str, Any] = {
+    "flowId": "str", "tenantId": "str", "key": "str", **_ENTRY_RULES, "configSha256": "str",
+    "configSnapshot": "dict",
+}
+_AUDIT_RULES: dict[str, Any] = {"at": "str", "actor": "str", "action": "str", "rowVersion": _Int(1)}
+
+
+def head_problem(head: Any) -> str | None:
+    """Why `head` cannot be used as a flow head, or None."""
+    problem = _shape_problem(head, _HEAD_RULES)
+    if problem is None and head["status"] not in STATUSES:
+        problem = f'field "status" is {head["status"]!r}, not one of {", ".join(STATUSES)}'
+    if problem is None and head["activeVersion"] is not None and head["activeVersion"] > head["latestVersion"]:
+        problem = f'field "activeVersion" {head["activeVersion"]} is past latestVersion {head["latestVersion"]}'
+    return problem
+
+
+def snapshot_problem(snapshot: Any) -> str | None:
+    """Why `snapshot` cannot be used as a version snapshot, or None."""
+    return _shape_problem(snapshot, _SNAPSHOT_RULES)
+
+
+def entry_problem(entry: Any) -> str | None:
+    """Why `entry` cannot be used as a version-index line, or None."""
+    problem = _shape_problem(entry, _ENTRY_RULES)
+    if problem is None and len(entry) != len(INDEX_FIELDS):
+        problem = f"has fields other than {', '.join(INDEX_FIELDS)}"
+    return problem
+
+
+def audit_problem(entry: Any) -> str | None:
+    """Why `entry` cannot be used as an audit line, or None."""
+    problem = _shape_problem(entry, _AUDIT_RULES)
+    if problem is None and tuple(entry)[:4] != AUDIT_FIRST:
+        problem = f"does not start with {', '.join(AUDIT_FIRST)}"
+    if problem is None and entry["action"] in RELEASE_ACTIONS and type(entry.get("version")) is not int:
+        problem = f'is a {entry["action"]} without an integer "version"'
+    return problem
 
 
 def now() -> str:

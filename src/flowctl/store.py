@@ -12,6 +12,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -30,8 +31,22 @@ GITIGNORE_LINES = (
 
 
 def _temp_name(target: Path) -> Path:
-    """A temp path beside `target`: starts with '.', contains '.tmp' (SPEC §1)."""
+    """A temp path beside `target`: `.<name>.tmp-<pid>-<8 hex>` (TEMP_FILE matches it)."""
     return target.with_name(f".{target.name}.tmp-{os.getpid()}-{os.urandom(4).hex()}")
+
+
+def staging_name(target: Path, what: str = "") -> Path:
+    """A directory beside flow directory `target` that a create or import builds
+    in (`what` ""), or that delete moves the flow to ("deleted-"): STAGING_DIR
+    matches it. A key may be 255 chars, the file system's limit for a whole
+    name, so it is cut to 64 to leave room for the rest."""
+    return target.with_name(f".{target.name[:64]}.tmp-{what}{os.getpid()}-{os.urandom(4).hex()}")
+
+
+# The exact names flowctl gives its temp files and directories: `verify --repair`
+# removes nothing else, so a user's `.tmp/` or `.notes.tmp` is never touched.
+TEMP_FILE = re.compile(r"\.(flow\.json|versions\.jsonl|\d{6,}\.json)\.tmp-\d+-[0-9a-f]{8}\Z")
+STAGING_DIR = re.compile(r"\.[a-z0-9][a-z0-9._-]{0,63}\.tmp-(deleted-)?\d+-[0-9a-f]{8}\Z")
 
 
 def fsync_dir(directory: Path) -> None:
@@ -50,7 +65,8 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def _write_temp(target: Path, data: bytes) -> Path:
+def write_temp(target: Path, data: bytes) -> Path:
+    """Write `data` to a new, fsynced temp file beside `target` (removed again on failure)."""
     temp = _temp_name(target)
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     try:
@@ -66,7 +82,7 @@ def _write_temp(target: Path, data: bytes) -> Path:
 
 def write_atomic(target: Path, data: bytes) -> None:
     """Replace `target` with `data` so every reader sees the old or the new file."""
-    temp = _write_temp(target, data)
+    temp = write_temp(target, data)
     try:
         os.replace(temp, target)
     except BaseException:
@@ -81,7 +97,7 @@ def create_exclusive(target: Path, data: bytes) -> None:
     `os.link` refuses an existing name, so even a writer that bypassed the
     lock cannot overwrite an immutable snapshot.
     """
-    temp = _write_temp(target, data)
+    temp = write_temp(target, data)
     try:
         os.link(temp, target)
     except FileExistsError:
@@ -103,13 +119,32 @@ def open_nofollow(path: Path, flags: int, mode: int = 0o644) -> int:
 
 
 def append_line(target: Path, line: bytes) -> None:
-    """Append one whole line with a single O_APPEND write, then fsync."""
+    """Append one whole line with a single O_APPEND write, then fsync.
+
+    A write that fails part-way (a full disk takes what fits) is cut back off,
+    so a failed append leaves the file as it was, not with a fragment."""
     fd = open_nofollow(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
     try:
-        _write_all(fd, line)
-        os.fsync(fd)
+        size = os.fstat(fd).st_size
+        try:
+            _write_all(fd, line)
+            os.fsync(fd)
+        except BaseException:
+            try:
+                os.ftruncate(fd, size)
+            except OSError:
+                pass  # recovery drops a torn tail under the lock
+            raise
     finally:
         os.close(fd)
+
+
+def file_size(path: Path) -> int | None:
+    """The size of `path`, or None when it does not exist."""
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return None
 
 
 def truncate(target: Path, size: int) -> None:
@@ -224,6 +259,19 @@ class FlowFiles(NamedTuple):
     def snapshot(self, version: int) -> Path:
         return self.versions / f"{version:06d}.json"
 
+    def temp_files(self) -> list[Path]:
+        """flowctl's own temp files in this flow's directories, by their exact names
+        (regular files only). Under the flow's lock, each is a dead writer's."""
+        found = []
+        for place in (self.dir, self.versions):
+            try:
+                entries = sorted(os.scandir(place), key=lambda entry: entry.name)
+            except OSError:
+                continue
+            found += [Path(entry.path) for entry in entries
+                      if TEMP_FILE.match(entry.name) and entry.is_file(follow_symlinks=False)]
+        return found
+
 
 class Store(NamedTuple):
     """A store root and its settings."""
@@ -261,6 +309,10 @@ class Store(NamedTuple):
             raise BadInput("--store is empty: give the store's directory")
         chosen = explicit or os.environ.get("FLOWCTL_STORE")
         if chosen:
+            where = "--store" if explicit else "$FLOWCTL_STORE"
+            if os.path.exists(chosen) and not os.path.isdir(chosen):
+                raise BadInput(f"{where} {chosen!r} is a file, not a store directory: "
+                               "give the directory that holds flowctl.toml")
             return cls.open(Path(chosen))
         here = Path.cwd()
         for candidate in (here, *here.parents):
@@ -274,7 +326,13 @@ class Store(NamedTuple):
     @staticmethod
     def init(directory: Path) -> Path:
         """Make a store in `directory`: flowctl.toml, .gitignore, flows/."""
-        directory.mkdir(parents=True, exist_ok=True)
+        if directory.exists() and not directory.is_dir():
+            raise BadInput(f"{str(directory)!r} exists and is not a directory: choose a new or empty directory")
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise BadInput(f"{str(directory)!r}: a part of the path is a file, not a directory: "
+                           "choose another directory") from None
         settings = directory / CONFIG_FILE
         body = f'format = {STORE_FORMAT}\ndefault_tenant = "default"\n'.encode()
         try:

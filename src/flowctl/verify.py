@@ -2,10 +2,10 @@
 
 Snapshots are the only source of truth: every one is re-hashed against its
 configSha256, numbered 1..N without gaps or extras, and the head, the
-derived version index and the audit log must agree with them. `--repair`
-does only what is safe: completes a half-finished release forward, drops
-torn or uncommitted audit lines, rebuilds the index, removes stray temp
-files. A damaged snapshot is never "repaired": restore it from git.
+derived version index and the audit log must agree with them. Every
+finding names the file that is wrong and a next step that works; a finding
+that `--repair` can fix carries its `fix`, and `repair.py` does exactly
+those fixes and nothing else, so the advice never loops.
 """
 
 from __future__ import annotations
@@ -13,31 +13,30 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from . import journal, jsonio, names, records
+from . import jsonio, log_checks, names, reading, records
 from .errors import BadInput, FlowctlError, IntegrityError, NotFound
-from .store import FlowFiles, Store, read_bytes
+from .store import STAGING_DIR, TEMP_FILE, FlowFiles, Store, read_bytes
 
 _SNAPSHOT_NAME = re.compile(r"(\d{6,})\.json\Z")
 
+# What `--repair` does for a finding (None: a person must act).
+SETTLE = "settle"  # finish or drop what a cut-off write left (journal.settle)
+REBUILD_INDEX = "rebuild-index"  # the derived index, from snapshots the audit log confirms
+REMOVE = "remove"  # a temp file or staging directory flowctl made, by its exact name
 
-@dataclass(frozen=True)
-class Finding:
+
+class Finding(NamedTuple):
     flow: str
     path: str
     problem: str
+    fix: str | None = None
 
     def as_json(self) -> dict[str, str]:
         return {"flow": self.flow, "path": self.path, "problem": self.problem}
-
-
-def _is_temp(name: str) -> bool:
-    return name.startswith(".") and ".tmp" in name
 
 
 def _pydantic_shape(shape: type) -> Any:
@@ -55,7 +54,7 @@ def _pydantic_shape(shape: type) -> Any:
     return TypedDict(shape.__name__, hints)  # type: ignore[operator]
 
 
-def _record_problems(record: Any, shape: type, label: str) -> list[str]:
+def record_problems(record: Any, shape: type, label: str) -> list[str]:
     """Type and field-order problems of a stored record (pydantic checks the types)."""
     from pydantic import TypeAdapter, ValidationError
 
@@ -74,6 +73,20 @@ def _record_problems(record: Any, shape: type, label: str) -> list[str]:
     return problems
 
 
+class FlowState:
+    """What the checks of one flow learn on the way, for the checks after them."""
+
+    def __init__(self, key: str, files: FlowFiles, head: dict[str, Any]) -> None:
+        self.key, self.files, self.head = key, files, head
+        latest = head.get("latestVersion")
+        self.latest = latest if type(latest) is int else 0
+        self.snapshots: dict[int, dict[str, Any]] = {}  # version → sound snapshot
+        self.snapshots_sound = True  # no gap, no damaged snapshot
+        self.released: dict[int, dict[str, Any]] = {}  # version → its audit release line
+        self.audit_lines: dict[int, int] = {}  # version → the number of that line
+        self.cut_off = False  # a release or change cut off before or after its commit point
+
+
 class Verifier:
     """Collects the findings for one tenant of a store."""
 
@@ -85,11 +98,18 @@ class Verifier:
         self.lock_timeout = lock_timeout
         self.findings: list[Finding] = []
 
-    def _rel(self, path: Path) -> str:
+    def rel(self, path: Path) -> str:
         return str(path.relative_to(self.store.root)) if path.is_relative_to(self.store.root) else str(path)
 
-    def _add(self, flow: str, path: Path, problem: str) -> None:
-        self.findings.append(Finding(flow, self._rel(path), problem))
+    def add(self, flow: str, path: Path, problem: str, fix: str | None = None) -> None:
+        self.findings.append(Finding(flow, self.rel(path), problem, fix))
+
+    def restore(self, flow: str, path: Path, problem: str) -> None:
+        self.add(flow, path, f"{problem}: restore it from git (`git checkout -- {self.rel(path)}`)")
+
+    def decide(self, flow: str, path: Path, problem: str, other: Path, note: str = "") -> None:
+        self.add(flow, path, f"{problem}{note}: a person must decide: these two files disagree: "
+                              f"{self.rel(path)} and {self.rel(other)}; restore the wrong one from git")
 
     def snapshot_count(self, keys: list[str]) -> int:
         """How many snapshot files there are to check (for a progress bar)."""
@@ -101,60 +121,53 @@ class Verifier:
                 continue
         return total
 
-    def stray_entries(self, only: str | None = None) -> Iterator[Path]:
-        """Temp files and directories left by a killed writer, wherever it writes:
-        in one flow's directories, or (for the whole tenant) also the root and tenant."""
-        tenant_dir = self.store.tenant_dir(self.tenant)
-        places = [] if only else [self.store.root, tenant_dir]
-        for key in [only] if only else self.store.flow_keys(self.tenant):
-            flow_dir = tenant_dir / key
-            if flow_dir.is_dir() and not flow_dir.is_symlink():
-                places += [flow_dir, flow_dir / "versions"]
-        for place in places:
-            try:
-                entries = os.listdir(place)
-            except OSError:
-                continue
-            yield from (place / entry for entry in sorted(entries) if _is_temp(entry))
+    # -- the tenant ---------------------------------------------------------------
 
     def check_tenant(self, only: str | None = None) -> list[Finding]:
         """Check every flow of the tenant (or the one flow `only`)."""
-        tenant_dir = self.store.tenant_dir(self.tenant)
         if only is None:
-            self._recheck_locked(self._check_tenant_strays, self._tenant_lock)
-            try:
-                entries = sorted(os.listdir(tenant_dir))
-            except FileNotFoundError:
-                entries = []
-            for entry in entries:
-                if not entry.startswith(".") and not names.is_name(entry):
-                    self._add(entry, tenant_dir / entry, "not a valid flow key: rename or remove it")
-        keys = [only] if only else self.store.flow_keys(self.tenant)
-        for key in keys:
+            self.recheck_locked(self.check_tenant_entries, self._tenant_lock)
+        for key in [only] if only else self.store.flow_keys(self.tenant):
             self.check_flow(key)
         return self.findings
 
-    def _check_tenant_strays(self) -> None:
+    def check_tenant_entries(self) -> None:
+        """Entries of the tenant directory that are not flows: staging directories
+        a killed create, import or delete left (removable when they prove to be
+        flowctl's), and names that cannot be flow keys."""
         tenant_dir = self.store.tenant_dir(self.tenant)
-        for path in self.stray_entries():
-            if path.parent in (self.store.root, tenant_dir):
-                owner = path.parent.name if path.parent != tenant_dir else ""
-                self._add(owner, path, "stray temp file left by an interrupted write: run `flowctl verify --repair`")
+        try:
+            entries = sorted(os.listdir(tenant_dir))
+        except FileNotFoundError:
+            return
+        for entry in entries:
+            path = tenant_dir / entry
+            if STAGING_DIR.match(entry) and path.is_dir() and not path.is_symlink():
+                if staging_is_flowctls(path):
+                    self.add("", path, "unfinished create, import or delete (flowctl's staging directory): "
+                                        "`flowctl verify --repair` removes it", REMOVE)
+                else:
+                    self.add("", path, "named like flowctl's staging directory but holds other files: "
+                                        "a person must decide: remove it if it is not yours")
+            elif not entry.startswith(".") and not names.is_name(entry):
+                self.add(entry, path, "not a valid flow key: rename or remove it")
 
     def _tenant_lock(self) -> Any:
         if not self.store.tenant_dir(self.tenant).is_dir():
             raise FileNotFoundError(self.store.tenant_dir(self.tenant))  # verify makes no directory
         return self.store.tenant_lock(self.tenant, self.lock_timeout)
 
+    # -- one flow -----------------------------------------------------------------
+
     def check_flow(self, key: str) -> None:
         """Check one flow without its lock, and again under it if anything looks wrong."""
-        self._recheck_locked(
-            lambda: self._check_flow(key),
+        self.recheck_locked(
+            lambda: self.check_flow_unlocked(key),
             # flow_files refuses a flow leading out of the store: no lock file is made there
             lambda: self.store.flow_lock(self.store.flow_files(self.tenant, key), self.lock_timeout),
         )
 
-    def _recheck_locked(self, check: Callable[[], None], lock: Callable[[], Any]) -> None:
+    def recheck_locked(self, check: Callable[[], None], lock: Callable[[], Any]) -> None:
         """Run `check`; if it finds anything, run it again under `lock`, keeping only
         that answer. A write in flight (a snapshot linked, its head not yet replaced;
         a temp file about to be renamed) looks just like one a crash cut off: only
@@ -178,171 +191,160 @@ class Verifier:
             self.progress = progress
             held.__exit__(None, None, None)
 
-    def _check_flow(self, key: str) -> None:
+    def check_flow_unlocked(self, key: str) -> None:
         files = FlowFiles(self.store.tenant_dir(self.tenant) / key)
-        for path in self.stray_entries(key):
-            self._add(key, path, "stray temp file left by an interrupted write: run `flowctl verify --repair`")
+        for path in files.temp_files():
+            self.add(key, path, "stray temp file left by an interrupted write: "
+                                 "`flowctl verify --repair` removes it", REMOVE)
+        if not self._check_place(key, files):
+            return
+        head = self._check_head(key, files)
+        if head is None:
+            return
+        state = FlowState(key, files, head)
+        self._check_snapshots(state)
+        self._check_head_versions(state)
+        log_checks.check_audit(self, state)
+        log_checks.check_index(self, state)
+
+    def _check_place(self, key: str, files: FlowFiles) -> bool:
+        """The flow's directory is a real one inside the store; no symlink leads out."""
         for place in (files.dir, files.versions):
             try:
                 self.store.check_inside(place)
             except FlowctlError as exc:
-                self._add(key, place, exc.message)
-                return
+                self.add(key, place, exc.message)
+                return False
         if files.dir.is_symlink() or not files.dir.is_dir():
-            self._add(key, files.dir, "not a directory")
-            return
+            self.add(key, files.dir, "not a directory: remove it, or restore the flow from git")
+            return False
         for path in sorted(files.dir.rglob("*")):
             if not path.is_symlink():
                 continue
             try:
                 outside = not path.resolve().is_relative_to(self.store.root)
             except (OSError, RuntimeError):  # Python 3.11 raises RuntimeError on a loop
-                self._add(key, path, "symlink loop: remove it")
+                self.add(key, path, "symlink loop: remove it")
                 continue
             if outside:
-                self._add(key, path, "symlink leading out of the store: remove it")
-        try:
-            head = journal.read_head(files)
-        except FlowctlError as exc:
-            self._add(key, files.head, exc.message)
-            return
-        for problem in _record_problems(head, records.Head, "flow.json"):
-            self._add(key, files.head, problem)
-        if head.get("key") != key or head.get("tenantId") != self.tenant:
-            self._add(key, files.head, f"key/tenantId say {head.get('key')!r}/{head.get('tenantId')!r}, "
-                                       f"but the file lives at {self.tenant}/{key}")
-        latest = head.get("latestVersion") if isinstance(head.get("latestVersion"), int) else 0
-        entries = self._check_snapshots(key, files, head, latest)
-        self._check_head_versions(key, files, head, latest)
-        self._check_index(key, files, entries, latest)
-        self._check_audit(key, files, head, latest, entries)
+                self.add(key, path, "symlink leading out of the store: remove it")
+        return True
 
-    def _check_snapshots(self, key: str, files: FlowFiles, head: dict[str, Any], latest: int) -> dict[int, Any]:
-        """Re-hash every snapshot; return the version entries of the good ones."""
+    def _check_head(self, key: str, files: FlowFiles) -> dict[str, Any] | None:
+        raw = self.read(key, files.head)
+        if raw is None:
+            return None
+        if not raw:
+            self.restore(key, files.head, "flow.json is missing: this directory is not a flow "
+                                           "(remove it if it is not yours)")
+            return None
+        try:
+            head = json.loads(raw)
+        except (ValueError, RecursionError):
+            self.restore(key, files.head, "unreadable: not valid JSON (a git merge conflict?)")
+            return None
+        if not isinstance(head, dict):
+            self.restore(key, files.head, "not a flow head: not a JSON object")
+            return None
+        for problem in record_problems(head, records.Head, "flow.json"):
+            self.restore(key, files.head, problem)
+        if head.get("key") != key or head.get("tenantId") != self.tenant:
+            self.restore(key, files.head, f"key/tenantId say {head.get('key')!r}/{head.get('tenantId')!r}, "
+                                           f"but the file lives at {self.tenant}/{key}")
+        return head
+
+    def _check_snapshots(self, state: FlowState) -> None:
+        """Re-hash every snapshot and check its numbering."""
+        files, key, latest = state.files, state.key, state.latest
         try:
             listing = sorted(os.listdir(files.versions))
         except FileNotFoundError:
             listing = []
             if latest:
-                self._add(key, files.versions, "versions/ is missing")
+                self.restore(key, files.versions, "versions/ is missing")
+                state.snapshots_sound = False
         numbers = set()
         for name in listing:
             match = _SNAPSHOT_NAME.match(name)
             if match and name == files.snapshot(int(match.group(1))).name:
                 numbers.add(int(match.group(1)))
-            elif not _is_temp(name):
-                self._add(key, files.versions / name, "unexpected file in versions/")
+            elif not TEMP_FILE.match(name):
+                self.add(key, files.versions / name, "unexpected file in versions/: move it out of the store")
         present = sorted(number for number in numbers if 1 <= number <= latest)
         # Gaps walked between the files present, never by enumerating 1..latest:
         # a hand-edited latestVersion of 10**12 must not hang verify.
-        for first, last in zip([0, *present], [*present, latest + 1]):
-            if last - first == 2:
-                self._add(key, files.snapshot(first + 1), f"version {first + 1} is missing (gap in 1..{latest})")
-            elif last - first > 2:
-                self._add(key, files.snapshot(first + 1),
-                          f"versions {first + 1}..{last - 1} are missing (gap in 1..{latest})")
+        for first, last in zip([0, *present], [*present, latest + 1], strict=True):
+            if last - first >= 2:
+                state.snapshots_sound = False
+                which = f"version {first + 1} is" if last - first == 2 else f"versions {first + 1}..{last - 1} are"
+                self.restore(key, files.snapshot(first + 1), f"{which} missing (gap in 1..{latest})")
         for extra in sorted(number for number in numbers if not 1 <= number <= latest):
-            if extra == latest + 1:
-                self._add(key, files.snapshot(extra),
-                          f"half-finished publish of v{extra} (head not updated): run `flowctl verify --repair`")
-            else:
-                self._add(key, files.snapshot(extra), f"version {extra} is beyond latestVersion {latest}")
-        good: dict[int, Any] = {}
+            self._check_extra_snapshot(state, extra)
         for number in present:
-            path = files.snapshot(number)
             self.progress(1)
-            try:
-                snapshot = json.loads(read_bytes(path))
-            except FlowctlError as exc:  # a symlink
-                self._add(key, path, exc.message)
-                continue
-            except (ValueError, OSError, RecursionError):
-                self._add(key, path, "unreadable: not valid JSON (a git merge conflict?)")
-                continue
-            problems = _record_problems(snapshot, records.Snapshot, path.name)
-            if not problems:
-                if jsonio.config_sha256(snapshot["configSnapshot"]) != snapshot["configSha256"]:
-                    problems.append("config does not match configSha256: the file was altered")
-                if snapshot["version"] != number:
-                    problems.append(f"says version {snapshot['version']} but is named {path.name}")
-                if (snapshot["flowId"], snapshot["key"]) != (head.get("id"), head.get("key")):
-                    problems.append("flowId/key differ from flow.json")
-            for problem in problems:
-                self._add(key, path, problem)
-            if not problems:
-                good[number] = records.version_entry(snapshot)
-        return good
+            self._check_snapshot(state, number)
 
-    def _check_head_versions(self, key: str, files: FlowFiles, head: dict[str, Any], latest: int) -> None:
+    def _check_extra_snapshot(self, state: FlowState, number: int) -> None:
+        files, key, latest = state.files, state.key, state.latest
+        path = files.snapshot(number)
+        if number != latest + 1:
+            self.decide(key, path, f"version {number} is beyond latestVersion {latest}", files.head)
+            return
+        if records.head_problem(state.head) is not None:
+            self.decide(key, path, f"a snapshot past latestVersion {latest}", files.head)
+            return
+        try:
+            pending, unproven = reading.examine_pending(files, state.head)  # type: ignore[arg-type]
+        except FlowctlError as exc:  # a symlink
+            self.add(key, path, exc.message)
+            return
+        if unproven:
+            self.decide(key, path, f"lies past latestVersion {latest} but is not a release cut off here "
+                                   f"({unproven})", files.head)
+        elif pending is not None:
+            state.cut_off = True
+            self.add(key, path, f"half-finished publish of v{number} (head not updated): "
+                                 "`flowctl verify --repair` completes it", SETTLE)
+
+    def _check_snapshot(self, state: FlowState, number: int) -> None:
+        path = state.files.snapshot(number)
+        try:
+            snapshot = json.loads(read_bytes(path))
+        except FlowctlError as exc:  # a symlink
+            self.add(state.key, path, exc.message)
+            state.snapshots_sound = False
+            return
+        except (ValueError, OSError, RecursionError):
+            self.restore(state.key, path, "unreadable: not valid JSON (a git merge conflict?)")
+            state.snapshots_sound = False
+            return
+        problems = record_problems(snapshot, records.Snapshot, path.name)
+        if not problems:
+            if jsonio.config_sha256(snapshot["configSnapshot"]) != snapshot["configSha256"]:
+                problems.append("config does not match configSha256: the file was altered")
+            if snapshot["version"] != number:
+                problems.append(f"says version {snapshot['version']} but is named {path.name}")
+            head = state.head
+            if (snapshot["flowId"], snapshot["key"]) != (head.get("id"), head.get("key")):
+                problems.append("flowId/key differ from flow.json")
+        for problem in problems:
+            self.restore(state.key, path, problem)
+        if problems:
+            state.snapshots_sound = False
+        else:
+            state.snapshots[number] = snapshot
+
+    def _check_head_versions(self, state: FlowState) -> None:
+        head, key, path, latest = state.head, state.key, state.files.head, state.latest
         active = head.get("activeVersion")
         if latest and active is None:
-            self._add(key, files.head, f"activeVersion is null but v{latest} is published")
+            self.restore(key, path, f"activeVersion is null but v{latest} is published")
         if isinstance(active, int) and not 1 <= active <= latest:
-            self._add(key, files.head, f"activeVersion {active} is not a published version (1..{latest})")
+            self.restore(key, path, f"activeVersion {active} is not a published version (1..{latest})")
         if head.get("status") == "active" and active is None:
-            self._add(key, files.head, "status is active but nothing is published")
+            self.restore(key, path, "status is active but nothing is published")
 
-    def _check_index(self, key: str, files: FlowFiles, entries: dict[int, Any], latest: int) -> None:
-        raw = self._read(key, files.index)
-        if raw is None:
-            return
-        if raw and not raw.endswith(b"\n"):
-            self._add(key, files.index, "last line is torn: run `flowctl verify --repair`")
-        indexed = journal.read_index(files)
-        if len(indexed) != latest or any(
-            entries.get(i + 1) not in (None, entry) for i, entry in enumerate(indexed)
-        ):
-            self._add(key, files.index, "disagrees with the snapshots: run `flowctl verify --repair` to rebuild it")
-
-    def _check_audit(
-        self, key: str, files: FlowFiles, head: dict[str, Any], latest: int, entries: dict[int, Any]
-    ) -> None:
-        raw = self._read(key, files.audit)
-        if raw is None:
-            return
-        if not raw:
-            self._add(key, files.audit, "audit log is missing or empty")
-            return
-        *complete, torn = raw.split(b"\n")
-        if torn:
-            self._add(key, files.audit, "last line is torn: run `flowctl verify --repair`")
-        released = set()
-        previous = 0
-        head_row = head.get("rowVersion") if isinstance(head.get("rowVersion"), int) else None
-        for number, line in enumerate(complete, start=1):
-            try:
-                entry = json.loads(line)
-            except (ValueError, RecursionError):
-                self._add(key, files.audit, f"line {number} is not valid JSON")
-                continue
-            if not isinstance(entry, dict) or list(entry)[:4] != ["at", "actor", "action", "rowVersion"]:
-                self._add(key, files.audit, f"line {number} lacks at, actor, action, rowVersion")
-                continue
-            row = entry["rowVersion"]
-            if not isinstance(row, int) or row <= previous:
-                self._add(key, files.audit, f"line {number}: rowVersion {row!r} does not increase")
-            elif head_row is not None and row > head_row:
-                self._add(key, files.audit, f"line {number}: rowVersion {row} is newer than the head "
-                                            "(an uncommitted change): run `flowctl verify --repair`")
-            previous = row if isinstance(row, int) else previous
-            if entry["action"] in ("publish", "rollback"):
-                version = entry.get("version")
-                if isinstance(version, int):
-                    released.add(version)
-                snapshot = entries.get(version) if isinstance(version, int) else None
-                if snapshot and (entry["at"], entry["actor"], entry.get("notes", "")) != (
-                    snapshot["publishedAt"], snapshot["publishedBy"], snapshot["notes"]
-                ):
-                    # e.g. a merge that took this log from one branch and the snapshot from another
-                    self._add(key, files.audit, f"line {number}: the {entry['action']} of v{version} disagrees "
-                                                f"with {files.snapshot(version).name}")
-        have = {version for version in released if 1 <= version <= latest}
-        if len(have) < latest:
-            missing = [v for v in range(1, min(latest, len(have) + 5) + 1) if v not in have][:5]
-            shown = ", ".join(f"v{v}" for v in missing) + (" …" if latest - len(have) > 5 else "")
-            self._add(key, files.audit, f"no publish/rollback line for {shown}")
-
-    def _read(self, key: str, path: Path) -> bytes | None:
+    def read(self, key: str, path: Path) -> bytes | None:
         """A flow file's bytes (b"" when missing); None, with a finding, when it
         cannot be read without following a symlink."""
         try:
@@ -350,54 +352,28 @@ class Verifier:
         except FileNotFoundError:
             return b""
         except FlowctlError as exc:
-            self._add(key, path, exc.message)
+            self.add(key, path, exc.message)
             return None
 
 
-def repair(store: Store, tenant: str, only: str | None, lock_timeout: float) -> None:
-    """Do what is safe to do, each flow under its lock (see the module docstring).
 
-    Temp files are removed only under the lock of whoever writes them, so an
-    in-flight write of a concurrent flowctl is never pulled from under it.
-    """
-    verifier = Verifier(store, tenant)
-    for key in [only] if only else store.flow_keys(tenant):
-        try:
-            _repair_flow(store, verifier, store.flow_files(tenant, key), lock_timeout)
-        except IntegrityError:
-            continue  # a flow leading out of the store, a symlinked lock: verify names it, a person decides
-    if only is None:
-        with store.tenant_lock(tenant, lock_timeout):
-            for path in verifier.stray_entries():
-                if path.parent in (store.root, store.tenant_dir(tenant)):
-                    _remove(path)
+_FLOW_FILE = re.compile(r"(flow\.json|audit\.jsonl|versions\.jsonl|flow\.lock)\Z")
 
 
-def _repair_flow(store: Store, verifier: Verifier, files: FlowFiles, lock_timeout: float) -> None:
-    """Repair one flow under its lock."""
-    if not files.head.exists():
-        return
-    with store.flow_lock(files, lock_timeout):
-        for path in verifier.stray_entries(files.dir.name):
-            _remove(path)
-        try:
-            head = journal.recover(files)
-            truth = [records.version_entry(journal.read_snapshot(files, head, v))
-                     for v in range(1, head["latestVersion"] + 1)]
-        except (FlowctlError, ValueError, KeyError, TypeError):
-            return  # a damaged head or snapshot: nothing safe to rebuild from
-        indexed = journal.read_index(files)
-        shared = min(len(indexed), len(truth))
-        # Rebuild an index that is short, long or torn; never one whose lines
-        # disagree with the snapshots (files from two branches): a person decides.
-        if indexed[:shared] == truth[:shared] and (
-            len(indexed) != len(truth) or (truth and not files.index.read_bytes().endswith(b"\n"))
-        ):
-            journal.rebuild_index(files, head)
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
+def staging_is_flowctls(directory: Path) -> bool:
+    """Whether a staging directory holds only what flowctl puts in a flow's
+    directory (so removing it can take nothing of a user's)."""
+    try:
+        for entry in os.scandir(directory):
+            if entry.is_symlink():
+                return False
+            if entry.name == "versions" and entry.is_dir():
+                if any(not (_SNAPSHOT_NAME.match(sub.name) or TEMP_FILE.match(sub.name))
+                       or not sub.is_file(follow_symlinks=False) for sub in os.scandir(entry.path)):
+                    return False
+            elif not ((_FLOW_FILE.match(entry.name) or TEMP_FILE.match(entry.name))
+                      and entry.is_file(follow_symlinks=False)):
+                return False
+    except OSError:
+        return False
+    return True
