@@ -90,6 +90,9 @@ class Flows:
         if not lock_timeout >= 0:  # also NaN, which would make a busy lock wait forever
             raise BadInput(f"--lock-timeout {lock_timeout!r} is not a number of seconds >= 0")
         self.lock_timeout = lock_timeout
+        # Whether the last `update` wrote anything (like DB-API's cursor.rowcount):
+        # an update that changes nothing writes nothing and returns the head as is.
+        self.last_update_changed = False
 
     # -- finding ---------------------------------------------------------------
 
@@ -308,6 +311,7 @@ class Flows:
                 for field, value in wanted.items()
                 if value is not None and not jsonio.same_bytes(value, head[field])  # type: ignore[literal-required]
             }
+            self.last_update_changed = bool(fields)
             if not fields:
                 return head
             if fields.get("status") == "active" and head["activeVersion"] is None:

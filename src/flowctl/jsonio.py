@@ -2,13 +2,17 @@
 
 Stored files are UTF-8, 2-space indent, one trailing newline, keys in the
 order given, so writing the same content twice gives the same bytes (SPEC §1).
-Input documents are bounded in size and depth so hostile files cannot
-exhaust memory or the stack.
+Input documents (configs, stdin, --set values, @FILE, bundles) are bounded
+in size and depth so hostile files cannot exhaust memory or the stack, and
+must be storable: no duplicate keys, no lone surrogates, finite numbers only.
+Stdlib only and cheap: `show --json` and `versions --json` import this.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,6 +21,24 @@ from .errors import BadInput
 
 MAX_INPUT_BYTES = 16 * 1024 * 1024  # documented in the README: larger configs exit 2
 MAX_DEPTH = 64  # nesting levels of objects/arrays in a config
+_MAX_SHOWN = 60  # characters of a user's value echoed in a message
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+NOT_TEXT = "a lone surrogate: JSON can spell that escape, but it is not text, and UTF-8 cannot store it"
+# Plain-word reasons for json's messages, which read like a parser's internals.
+_JSON_REASONS = {
+    "Expecting value": "expected a value",
+    "Expecting ',' delimiter": "expected ',' or a closing bracket",
+    "Expecting ':' delimiter": "expected ':' after a key",
+    "Expecting property name enclosed in double quotes": "expected a key in double quotes",
+    "Unterminated string starting at": "a string that starts here is not closed",
+    "Invalid control character at": "a control character inside a string: write it as \\n, \\t or \\u00XX",
+    "Invalid \\escape": "an unknown backslash escape in a string",
+    "Invalid \\uXXXX escape": "a \\u escape needs 4 hex digits",
+    "Extra data": "more text after the JSON value",
+    "Illegal trailing comma before end of object": "a comma before the closing '}'",
+    "Illegal trailing comma before end of array": "a comma before the closing ']'",
+}
 
 
 def dumps(data: Any) -> str:
@@ -47,51 +69,170 @@ def same_bytes(a: Any, b: Any) -> bool:
     return json.dumps(a, ensure_ascii=False) == json.dumps(b, ensure_ascii=False)
 
 
-def _depth_problem(value: Any) -> bool:
-    """Tell whether `value` nests deeper than MAX_DEPTH (iterative: no recursion)."""
-    stack = [(value, 1)]
+def shown(text: str, limit: int = _MAX_SHOWN) -> str:
+    """A user's text as a message shows it: quoted, escaped (repr), cut when long."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
+
+
+def lone_surrogate(text: str) -> str | None:
+    """The first lone surrogate in `text` as its \\u escape, or None when `text` is text.
+
+    One comes from a JSON escape such as \\ud800, or from argv bytes that are
+    not UTF-8; UTF-8 cannot store it.
+    """
+    found = _SURROGATE.search(text)
+    return f"\\u{ord(found.group()):04x}" if found else None
+
+
+# -- checking a parsed document ---------------------------------------------------
+
+
+class _Duplicated(dict):  # type: ignore[type-arg]
+    """An object that had a key twice, marked for `_flaw` to report with its path
+    (the hook that builds objects cannot know where they are)."""
+
+    duplicate: str = ""
+
+
+def _objects(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json's object_pairs_hook: a dict, or a _Duplicated when a key repeats
+    (json would silently keep the last value)."""
+    obj = dict(pairs)
+    if len(obj) == len(pairs):
+        return obj
+    marked = _Duplicated(obj)
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            marked.duplicate = key
+            break
+        seen.add(key)
+    return marked
+
+
+def _flaw(data: Any) -> str | None:
+    """Why `data` cannot be taken (too deep, or not storable), or None.
+
+    Run on every input, bundles of 512 MiB included, so it is one iterative
+    pass that stacks only containers, each with a breadcrumb (parent's
+    breadcrumb, key) from which the path is made only when needed; ASCII
+    strings, the usual case, skip the surrogate search.
+    """
+    stack: list[tuple[Any, int, Any]] = [([data], 0, None)]  # the list around the root has no path
     while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
+        item, depth, crumb = stack.pop()
         if depth > MAX_DEPTH:
-            return True
-        stack.extend((child, depth + 1) for child in children)
-    return False
+            return f"nested more than {MAX_DEPTH} levels deep"
+        if type(item) is dict:
+            keys = "".join(item)  # one C call for all keys
+            if not keys.isascii() and _SURROGATE.search(keys):
+                bad = next(key for key in item if _SURROGATE.search(key))
+                return f"a key at {_pointer(crumb)} holds {lone_surrogate(bad)}, {NOT_TEXT}"
+            pairs: Any = item.items()
+        else:
+            pairs = enumerate(item)
+        for key, child in pairs:
+            kind = type(child)
+            if kind is str:
+                if not child.isascii() and _SURROGATE.search(child):
+                    return f"the string at {_pointer((crumb, key))} holds {lone_surrogate(child)}, {NOT_TEXT}"
+            elif kind is dict or kind is list:
+                stack.append((child, depth + 1, (crumb, key)))
+            elif kind is float:
+                if not math.isfinite(child):
+                    return _number_flaw(child, _pointer((crumb, key)))
+            elif kind is not int and kind is not bool and child is not None:
+                return _other_flaw(child, _pointer((crumb, key)))
+    return None
 
 
-def _no_constant(name: str) -> Any:
-    # NaN and Infinity are not JSON: stored, they would make flow.json unreadable elsewhere.
-    raise ValueError(f"{name} is not a JSON number")
+def _pointer(crumb: Any) -> str:
+    """A breadcrumb as a JSON Pointer, the form --set takes; the root in words."""
+    parts = []
+    while crumb is not None:
+        crumb, key = crumb
+        parts.append(str(key).replace("~", "~0").replace("/", "~1"))
+    parts.pop()  # the index of the root in the list around it
+    return "".join(f"/{part}" for part in reversed(parts)) or "the top level"
 
 
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if value != value or value in (float("inf"), float("-inf")):
-        raise ValueError(f"{text} is not a finite number, and JSON has no other kind")
-    return value
+def _number_flaw(number: float, where: str) -> str:
+    if math.isnan(number):
+        return f"the number at {where} is NaN: JSON numbers must be finite"
+    return f"the number at {where} is infinite (Infinity, or too large, like 1e400): JSON numbers must be finite"
+
+
+def _other_flaw(value: Any, where: str) -> str:
+    """A value json or tomllib gives that is neither JSON's nor plain."""
+    if isinstance(value, _Duplicated):
+        return f"duplicate key {json.dumps(value.duplicate, ensure_ascii=False)} at {where}"
+    return f"the value at {where} is a TOML date or time ({value}), which JSON cannot hold: write it as a string"
+
+
+# -- parsing ----------------------------------------------------------------------
+
+
+def _json_reason(exc: json.JSONDecodeError, text: str) -> str:
+    """What json found wrong, in plain words, with where."""
+    reason = _JSON_REASONS.get(exc.msg, exc.msg[:1].lower() + exc.msg[1:])
+    if not text.strip():
+        return "it is empty"
+    if exc.pos >= len(text.rstrip()):
+        return f"it ends too early: {reason}"
+    where = f"line {exc.lineno}, column {exc.colno}" if "\n" in text.rstrip() else f"column {exc.colno}"
+    return f"{reason} (at {where})"
+
+
+def _parse_json(text: str, source: str) -> Any:
+    try:
+        return json.loads(text, object_pairs_hook=_objects)
+    except RecursionError:
+        raise BadInput(f"{source}: nested more than {MAX_DEPTH} levels deep") from None
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"{source}: not valid JSON: {_json_reason(exc, text)}") from None
+    except ValueError as exc:  # int() refusing a huge literal: the only other ValueError
+        raise BadInput(f"{source}: {_number_reason(exc)}") from None
+
+
+def _parse_toml(text: str, source: str) -> Any:
+    import tomllib
+
+    from .tomlio import toml_too_deep, toml_reason
+
+    # tomllib's work grows with the square of a dotted key's length (100,000
+    # parts took 24 GB): refuse what would be too deep before it starts.
+    if toml_too_deep(text, MAX_DEPTH):
+        raise BadInput(f"{source}: nested more than {MAX_DEPTH} levels deep")
+    try:
+        return tomllib.loads(text)
+    except RecursionError:
+        raise BadInput(f"{source}: nested more than {MAX_DEPTH} levels deep") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise BadInput(f"{source}: not valid TOML: {toml_reason(str(exc))}") from None
+    except ValueError as exc:  # int() refusing a huge literal
+        raise BadInput(f"{source}: {_number_reason(exc)}") from None
+
+
+def _number_reason(exc: ValueError) -> str:
+    if "integer string conversion" in str(exc):
+        digits = sys.get_int_max_str_digits()
+        return f"a number has more than {digits} digits: no config needs one that long, and it cannot be stored"
+    return "not a number flowctl can read"
 
 
 def parse_document(text: str, source: str, toml: bool = False) -> Any:
-    """Parse a JSON (or TOML) document named `source`; raise BadInput on any flaw."""
-    try:
-        if toml:
-            import tomllib
+    """Parse a JSON (or TOML) document named `source`; raise BadInput on any flaw.
 
-            data: Any = tomllib.loads(text, parse_float=_finite_float)
-        else:
-            data = json.loads(text, parse_constant=_no_constant)
-    except RecursionError:
-        raise BadInput(f"{source}: nested more than {MAX_DEPTH} levels deep") from None
-    except ValueError as exc:  # JSONDecodeError and TOMLDecodeError are ValueErrors
-        kind = "TOML" if toml else "JSON"
-        raise BadInput(f"{source}: not valid {kind}: {exc}") from None
-    if _depth_problem(data):
-        raise BadInput(f"{source}: nested more than {MAX_DEPTH} levels deep")
+    A leading byte-order mark is dropped: Windows editors write one, and it
+    is not part of the document.
+    """
+    text = text.removeprefix("\ufeff")
+    data = _parse_toml(text, source) if toml else _parse_json(text, source)
+    problem = _flaw(data)
+    if problem:
+        raise BadInput(f"{source}: {problem}")
     return data
 
 

@@ -20,15 +20,25 @@ BadInput (exit 2) naming the pointer and what is there instead.
 from __future__ import annotations
 
 import copy
+import json
+import re
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from . import jsonio
 from .diff import _escape, _split
 from .errors import BadInput
+from .jsonio import NOT_TEXT, lone_surrogate, shown
 
 _APPEND = "-"
 _MAX_LISTED = 20  # node ids or keys named in one message
+_MAX_PLAIN = 200  # characters of a pointer shown without quotes
+_MAX_SUGGESTED = 200  # longest bare word echoed in a suggestion to quote it
+_MAX_INDEX_DIGITS = 18
+# A value the user most likely meant as a string: it starts like a word and has no JSON
+# punctuation; advice to quote anything else ([1, or "x or 1e) would be wrong.
+_BARE_WORD = re.compile(r"\s*[^\W\d][^\[\]{}\"\\\x00-\x1f\x7f]*\Z")
+_JSON_WORDS = {"true": "true", "false": "false", "null": "null", "none": "null", "nil": "null"}
 
 
 class Edit(NamedTuple):
@@ -47,15 +57,44 @@ def parse_set(text: str) -> Edit:
     """`POINTER=JSON` as an Edit; the value is JSON (quote strings)."""
     pointer, equals, raw = text.partition("=")
     if not equals:
-        raise BadInput(f"--set {text!r} needs POINTER=JSON, e.g. --set '/nodes/rank/config/topN=3'")
+        raise BadInput(f"--set {shown(text)} needs POINTER=JSON, e.g. --set '/nodes/rank/config/topN=3'")
     _segments(pointer, "--set")
+    label = f"--set {_display(pointer)}"
+    surrogate = lone_surrogate(pointer)
+    if surrogate:  # it would become a key of the stored draft
+        raise BadInput(f"{label}: the path holds {surrogate}, {NOT_TEXT}")
+    if not raw.strip():
+        raise BadInput(f"{label}: no value after '=': give JSON, e.g. {_suggest(pointer, '')} for an empty string")
     try:
-        value = jsonio.parse_document(raw, f"--set {pointer}")
-    except BadInput as exc:
-        raise BadInput(
-            f"{exc.message}; the value is JSON, so quote a string: --set '{pointer}=\"{raw}\"'"
-        ) from None
-    return Edit(pointer, value)
+        return Edit(pointer, jsonio.parse_document(raw, label))
+    except BadInput:
+        if not _BARE_WORD.match(raw):
+            raise  # the parser's reason and position say what is wrong
+        raise BadInput(f"{label}: not valid JSON: {_bare_word_advice(pointer, raw)}") from None
+
+
+def _bare_word_advice(pointer: str, raw: str) -> str:
+    """What to write instead of a bare word, which is no JSON value."""
+    spelled = _JSON_WORDS.get(raw.strip().lower())
+    if spelled and spelled != raw.strip():
+        return f"JSON spells it {spelled}: --set {_suggest(pointer, spelled, quote=False)}"
+    if len(raw) > _MAX_SUGGESTED:
+        return f"{shown(raw)} is a bare word, and a string needs double quotes"
+    return f"{shown(raw)} is a bare word; a string needs double quotes: --set {_suggest(pointer, raw)}"
+
+
+def _suggest(pointer: str, value: str, *, quote: bool = True) -> str:
+    """`POINTER=VALUE` (VALUE as a JSON string if `quote`), quoted for a POSIX shell."""
+    import shlex
+
+    return shlex.quote(f"{pointer}={json.dumps(value, ensure_ascii=False) if quote else value}")
+
+
+def _display(text: str) -> str:
+    """A pointer or key in a message: as is when plain, else quoted and escaped."""
+    if text.isprintable() and len(text) <= _MAX_PLAIN and " " not in text:
+        return text
+    return shown(text)
 
 
 def parse_unset(pointer: str) -> Edit:
@@ -78,7 +117,7 @@ def _segments(pointer: str, flag: str) -> list[str]:
         return _split(pointer)
     except ValueError:
         raise BadInput(
-            f"{flag} {pointer!r}: a path must be a JSON Pointer starting with '/', "
+            f"{flag} {shown(pointer)}: a path must be a JSON Pointer starting with '/', "
             "e.g. /nodes/rank/config/topN"
         ) from None
 
@@ -102,7 +141,7 @@ class _Walk:
         self.edit = edit
 
     def fail(self, reason: str) -> BadInput:
-        return BadInput(f"{self.edit.flag} {self.edit.pointer}: {reason}")
+        return BadInput(f"{self.edit.flag} {_display(self.edit.pointer)}: {reason}")
 
     def child(self, parent: Any, segments: list[str], depth: int) -> Any:
         """The value at `segments[depth]` below `parent`, which must exist."""
@@ -110,7 +149,7 @@ class _Walk:
         if isinstance(parent, dict):
             key = _dict_key(parent, segment, segments, depth)
             if key not in parent:
-                raise self.fail(f"{where or 'the config'} has no {segment!r}{_listing('keys', list(parent))}")
+                raise self.fail(f"{where or 'the config'} has no {shown(segment)}{_listing('keys', list(parent))}")
             return parent[key]
         if isinstance(parent, list):
             return parent[self.list_positions(parent, segments, depth, for_write=False)[0]]
@@ -128,7 +167,7 @@ class _Walk:
                 del parent[key]
             else:
                 where = _prefix(segments, depth) or "the config"
-                raise self.fail(f"nothing to unset: {where} has no {segment!r}{_listing('keys', list(parent))}")
+                raise self.fail(f"nothing to unset: {where} has no {shown(segment)}{_listing('keys', list(parent))}")
             return
         if not isinstance(parent, list):
             raise self.fail(f"{_prefix(segments, depth)} is {_kind(parent)}, not an object or a list")
@@ -154,28 +193,36 @@ class _Walk:
         if depth == 1 and segments[0] == "edges" and "->" in segment:
             found = [i for i, edge in enumerate(items) if _edge_name(edge) == segment]
             if not found:
-                raise self.fail(f"no edge {segment!r} in /edges{_listing('edges', [_edge_name(e) for e in items])}")
+                names = [_edge_name(edge) for edge in items]
+                raise self.fail(f"no edge {shown(segment)} in /edges{_listing('edges', names)}")
             return found  # edges are a set: unset removes every copy of the pair
         if not (segment.isascii() and segment.isdigit()):
             indexes = f"an index (0-{len(items) - 1}) or " if items else ""
-            raise self.fail(f"{where} is a list: use {indexes}'-' to append, not {segment!r}")
-        index = int(segment)
+            raise self.fail(f"{where} is a list: use {indexes}'-' to append, not {shown(segment)}")
+        # No list is that long; and int() refuses more than 4300 digits.
+        index = int(segment) if len(segment.lstrip("0")) <= _MAX_INDEX_DIGITS else len(items)
         if index >= len(items):
-            raise self.fail(f"{where} has {len(items)} items: index {index} is out of range"
+            shown_index = index if len(segment) <= _MAX_INDEX_DIGITS else shown(segment)
+            raise self.fail(f"{where} has {len(items)} items: index {shown_index} is out of range"
                             + ("; use '-' to append" if for_write and not self.edit.unset else ""))
         return [index]
 
     def node_position(self, nodes: list[Any], node_id: str, *, last: bool) -> int:
         found = [i for i, node in enumerate(nodes) if isinstance(node, dict) and node.get("id") == node_id]
         if len(found) > 1:
-            raise self.fail(f"{len(found)} nodes have id {node_id!r}: give them unique ids with `flowctl edit`")
+            raise self.fail(f"{len(found)} nodes have id {shown(node_id)}: give them unique ids with `flowctl edit`")
         if found:
             return found[0]
         ids = [node["id"] for node in nodes if isinstance(node, dict) and isinstance(node.get("id"), str)]
         hint = ""
         if last and not self.edit.unset:
-            hint = f"; to add a node, append it: --set '/nodes/-={{\"id\": \"{node_id}\", ...}}'"
-        raise self.fail(f"no node with id {node_id!r}{_listing('node ids', ids)}{hint}")
+            hint = f"; to add a node, append it: --set {_suggest('/nodes/-', _new_node(node_id), quote=False)}"
+        raise self.fail(f"no node with id {shown(node_id)}{_listing('node ids', ids)}{hint}")
+
+
+def _new_node(node_id: str) -> str:
+    shown = node_id if len(node_id) <= _MAX_SUGGESTED else "NEW-ID"
+    return f'{{"id": {json.dumps(shown, ensure_ascii=False)}, ...}}'
 
 
 def _dict_key(parent: dict[str, Any], segment: str, segments: list[str], depth: int) -> str:
@@ -187,8 +234,8 @@ def _dict_key(parent: dict[str, Any], segment: str, segments: list[str], depth: 
 
 
 def _prefix(segments: list[str], depth: int) -> str:
-    """The pointer up to (not including) `segments[depth]`, escaped again."""
-    return "".join(f"/{_escape(segment)}" for segment in segments[:depth])
+    """The pointer up to (not including) `segments[depth]`, escaped again, for a message."""
+    return _display("".join(f"/{_escape(segment)}" for segment in segments[:depth]))
 
 
 def _edge_name(edge: Any) -> str | None:
@@ -198,7 +245,7 @@ def _edge_name(edge: Any) -> str | None:
 
 
 def _listing(label: str, names: list[Any]) -> str:
-    shown = [str(name) for name in names if name is not None]
+    shown = [_display(str(name)) for name in names if name is not None]
     if not shown:
         return f" (no {label})"
     more = f", ... ({len(shown) - _MAX_LISTED} more)" if len(shown) > _MAX_LISTED else ""

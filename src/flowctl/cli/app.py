@@ -15,7 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from .. import __version__
-from ..errors import BadInput, FlowctlError
+from ..errors import BadInput, FlowctlError, IncompleteWrite, StorageError, io_reason
 from .common import (
     ActorOption,
     JsonOption,
@@ -25,6 +25,7 @@ from .common import (
     StoreOption,
     TenantOption,
     report_error,
+    report_warning,
     wants_json,
 )
 
@@ -76,9 +77,21 @@ class FlowctlGroup(TyperGroup):
         return code
 
     def _run(self, argv: list[str], prog_name: str, complete_var: Optional[str], **extra: Any) -> int:
-        from typer._click import exceptions as click_exceptions
+        import warnings
 
         as_json = wants_json(argv)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", IncompleteWrite)
+            code = self._invoke(argv, prog_name, complete_var, as_json, **extra)
+        for warning in caught:
+            if issubclass(warning.category, IncompleteWrite):
+                report_warning(str(warning.message), as_json)
+        return code
+
+    def _invoke(self, argv: list[str], prog_name: str, complete_var: Optional[str], as_json: bool,
+                **extra: Any) -> int:
+        from typer._click import exceptions as click_exceptions
+
         try:
             result = super().main(args=argv, prog_name=prog_name, complete_var=complete_var,
                                   standalone_mode=False, **extra)
@@ -103,6 +116,16 @@ class FlowctlGroup(TyperGroup):
             # `flowctl list | head`: the reader left; that is not our error.
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
             return 0
+        except OSError as exc:
+            # The core turns write failures into StorageError itself; this is any
+            # other refusal of the file system (a lock file on a read-only disk, say).
+            if os.environ.get("FLOWCTL_DEBUG") == "1":
+                raise
+            reason, advice = io_reason(exc)
+            where = f" ({exc.filename})" if exc.filename else ""
+            error = StorageError(f"{reason}{where}; {advice}")
+            report_error(error, as_json)
+            return error.exit_code
         except Exception as exc:
             if os.environ.get("FLOWCTL_DEBUG") == "1":
                 raise

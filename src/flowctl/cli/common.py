@@ -157,13 +157,48 @@ def wants_json(argv: list[str]) -> bool:
     return "--json" in argv[: argv.index("--")] if "--" in argv else "--json" in argv
 
 
+# Characters that would break a message's one line, or hide in it, on a terminal or for
+# str.splitlines(): C0 controls, DEL, C1 controls, the Unicode line and paragraph
+# separators, and lone surrogates (not text: stderr cannot always encode them).
+_UNSAFE = (*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029, *range(0xD800, 0xE000))
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+@functools.cache  # built on the first error only: every command imports this module
+def _escapes(for_json: bool) -> dict[int, str]:
+    """str.translate tables: `\\n`, `\\x1b`, `\\u2028` for a line of text; for JSON,
+    which escapes C0 itself, `\\u0085`-style escapes for the rest."""
+    if for_json:
+        return {code: f"\\u{code:04x}" for code in _UNSAFE if code >= 0x7F}
+    return {code: _SHORT_ESCAPES.get(chr(code)) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+            for code in _UNSAFE}
+
+
+def one_line(text: str) -> str:
+    """`text` with every control or line-breaking character escaped, so a message
+    echoing user input is always exactly one line."""
+    return text.translate(_escapes(False))
+
+
 def report_error(error: FlowctlError, as_json: bool) -> None:
     """One line on stderr (plus one per problem), or one JSON object with --json."""
     if as_json:
         body: dict[str, Any] = {"code": error.code, "exit": error.exit_code, "message": error.message}
         if error.problems:
             body["errors"] = [{"path": p.path, "message": p.message} for p in error.problems]
-        sys.stderr.write(json.dumps({"error": body}, ensure_ascii=False) + "\n")
+        # As JSON escapes, so the decoded message is unchanged and the line stays one.
+        sys.stderr.write(json.dumps({"error": body}, ensure_ascii=False).translate(_escapes(True)) + "\n")
         return
-    lines = [f"flowctl: error: {error.message}"] + [f"  {problem}" for problem in error.problems]
+    lines = [f"flowctl: error: {one_line(error.message)}"] + [f"  {one_line(str(problem))}"
+                                                              for problem in error.problems]
     sys.stderr.write("\n".join(lines) + "\n")
+
+
+def report_warning(message: str, as_json: bool) -> None:
+    """A change that stands but was not finished (IncompleteWrite): one line on
+    stderr, or one JSON object `{"warning": {"code", "message"}}` with --json."""
+    if as_json:
+        body = {"warning": {"code": "incomplete-write", "message": message}}
+        sys.stderr.write(json.dumps(body, ensure_ascii=False).translate(_escapes(True)) + "\n")
+    else:
+        sys.stderr.write(f"flowctl: warning: {one_line(message)}\n")

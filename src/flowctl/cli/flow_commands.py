@@ -94,13 +94,19 @@ def update(
 
     Example: flowctl update credit-card-nba --set '/nodes/score/config/method="scorecard"'
     """
-    head = settings.flows().update(
+    flows = settings.flows()
+    head = flows.update(
         flow, name=name, description=description, status=status.value if status else None,
         auto_assembly=auto_assembly, config=read_config(config), edits=edits(set_edits, unset_edits),
         row_version=row_version,
     )
-    emit_result(settings, head, quiet=quiet, essential=head["rowVersion"],
-                message=f"Updated flow {head['key']}: rowVersion {head['rowVersion']}")
+    # Flows.update writes nothing when nothing would change, and says so in
+    # `last_update_changed`; "Updated" would then claim a write that did not happen.
+    if flows.last_update_changed:
+        message = f"Updated flow {head['key']}: rowVersion {head['rowVersion']}"
+    else:
+        message = f"No change: flow {head['key']} is already as given (rowVersion {head['rowVersion']})"
+    emit_result(settings, head, quiet=quiet, essential=head["rowVersion"], message=message)
 
 
 @command(commands, "list")

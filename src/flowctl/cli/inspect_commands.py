@@ -19,6 +19,9 @@ class DiffFormat(str, Enum):
     unified = "unified"
 
 
+_WORDS = ("draft", "active", "latest")  # the stored states a side of a diff can name
+
+
 def _is_input(selector: str) -> bool:
     return selector == "-" or selector.startswith("@")
 
@@ -57,7 +60,8 @@ def diff(
     selectors = [from_ or "active", to or "draft"]
     if selectors.count("-") > 1:
         raise BadInput("only one side of a diff can be read from stdin (-)")
-    stored = [parse_version(s, words=("draft", "active", "latest")) for s in selectors if not _is_input(s)]
+    stored = [parse_version(s, words=_WORDS, label=label, more=("@FILE", "-"))
+              for s, label in zip(selectors, ("FROM", "TO")) if not _is_input(s)]
     head, found = settings.flows().configs(flow, *stored)
     sides = iter(found)
     (old, old_label), (new, new_label) = [_read_input(s) if _is_input(s) else next(sides) for s in selectors]
@@ -95,7 +99,9 @@ def verify(
     flows = settings.flows()
     key = flows.resolve(flow).dir.name if flow else None
     if repair:
-        checker.repair(flows.store, flows.tenant, key, flows.lock_timeout)
+        from ..repair import repair as repair_tenant
+
+        repair_tenant(flows.store, flows.tenant, key, flows.lock_timeout)
     verifier = checker.Verifier(flows.store, flows.tenant, lock_timeout=flows.lock_timeout)
     keys = [key] if key else flows.store.flow_keys(flows.tenant)
     findings = _check_with_progress(verifier, keys, key, show=not settings.json and sys.stderr.isatty())

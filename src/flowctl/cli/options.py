@@ -53,12 +53,24 @@ def read_config(spec: Optional[str]) -> Any:
     return config
 
 
-def parse_version(text: str, *, words: tuple[str, ...] = ()) -> int | str:
-    """`3` or `v3` → 3; one of `words` (active, latest, draft) as is; else exit 2."""
+# Far more versions than any flow has, and short enough for int() to read instantly.
+_MAX_VERSION_DIGITS = 18
+
+
+def parse_version(text: str, *, words: tuple[str, ...] = (), label: str = "--version",
+                  more: tuple[str, ...] = ()) -> int | str:
+    """`3` or `v3` → 3; one of `words` (active, latest, draft) as is; else exit 2.
+
+    `label` names the value in the message (`--version`, or diff's FROM and TO);
+    `more` lists further choices the caller handles itself, for the message.
+    """
     if text in words:
         return text
     digits = text[1:] if text[:1] in ("v", "V") else text
-    if digits.isascii() and digits.isdigit() and int(digits) >= 1:
-        return int(digits)
-    choices = ", ".join(("N", "vN", *words))
-    raise BadInput(f"--version {text!r} is not a version: use one of {choices}")
+    if digits.isascii() and digits.isdigit() and len(digits.lstrip("0")) <= _MAX_VERSION_DIGITS:
+        if int(digits) >= 1:
+            return int(digits)
+    from ..jsonio import shown
+
+    *first, last = ("N", "vN", *words, *more)
+    raise BadInput(f"{label} {shown(text)} is not a version: use one of {', '.join(first)} or {last}")
