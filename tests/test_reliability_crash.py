@@ -52,7 +52,7 @@ import sys
 
 kill_at = int(os.environ["FLOWCTL_KILL_AT"])
 log_path = os.environ.get("FLOWCTL_KILL_LOG")
-raise_instead = os.environ.get("FLOWCTL_FAULT") == "eio"  # an I/O error instead of a kill
+fault = os.environ.get("FLOWCTL_FAULT")  # "eio", "enospc": an error instead of a kill
 
 import shutil  # noqa: F401  (decides rmtree's implementation before we wrap)
 from flowctl.cli import main
@@ -72,9 +72,13 @@ def _wrap(name, mutating=None):
         if mutating is None or mutating(*args, **kwargs):
             calls.append(name)
             if len(calls) == kill_at:
-                if raise_instead:
-                    import errno
+                import errno
+                if fault == "eio":
                     raise OSError(errno.EIO, "injected I/O error")
+                if fault == "enospc":
+                    if name == "write" and len(args) > 1 and len(args[1]) > 1:
+                        real(args[0], bytes(args[1])[: len(args[1]) // 2])  # a full disk takes what fits
+                    raise OSError(errno.ENOSPC, "No space left on device")
                 os._exit(137)
         return real(*args, **kwargs)
 
@@ -240,8 +244,9 @@ def exercise(scenario: Scenario, tmp_path: Path, fault: str = "kill") -> dict[st
         where = f"{scenario.name}: {fault} at call {k}/{len(calls)} ({calls[k - 1]})"
         if fault == "kill":
             assert result.returncode == KILLED, (where, result.returncode, result.stderr)
-        else:  # reported as an error (70: an OSError is unexpected), or swallowed by a cleanup
-            assert result.returncode in (0, 70) or result.returncode in range(2, 9), (where, result.stderr)
+        else:  # reported as an I/O error (74), or after the commit point a warning (0)
+            assert result.returncode in (0, 74), (where, result.returncode, result.stderr)
+            assert len(result.stderr.splitlines()) <= 1, (where, result.stderr)
             errors[result.returncode] = errors.get(result.returncode, 0) + 1
         assert "Traceback" not in result.stderr
 
@@ -264,7 +269,7 @@ def exercise(scenario: Scenario, tmp_path: Path, fault: str = "kill") -> dict[st
 
     # Both sides of the commit point were exercised.
     assert outcomes["before"] >= 1 and outcomes["after"] >= 1, outcomes
-    figures = {"kill_points" if fault == "kill" else "eio_points": len(calls), **outcomes}
+    figures = {f"{fault}_points": len(calls), **outcomes}
     if fault != "kill":
         figures.update({f"exit {code}": n for code, n in sorted(errors.items())})
     print(f"{fault} points {scenario.name}: {figures} calls={','.join(calls)}")
@@ -402,3 +407,44 @@ def test_io_error_at_every_write_point(base: Path, tmp_path: Path, operation: st
     next_write = following or (args if operation in ("create", "delete") else
                                ["update", "f", "--description", "next write"])
     exercise(Scenario(operation, base, args, keys, next_write, allowed), tmp_path, fault="eio")
+
+
+# --------------------------------------------------------------------------
+# a full disk at every write point of a release
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("operation", ["publish", "rollback"])
+def test_disk_full_at_every_write_point(base: Path, tmp_path: Path, operation: str) -> None:
+    """ENOSPC at any write point of publish or rollback (a write takes what fits,
+    then fails): before the commit point the command exits 74 with one line and
+    the store is byte-for-byte unchanged and verifies, no repair needed; after it,
+    the release stands (exit 0, one warning line) and verifies once repaired."""
+    wrapper = tmp_path / "kill_wrapper.py"
+    wrapper.write_text(KILL_WRAPPER, encoding="utf-8")
+    args = ["publish", "f", "-m", "full"] if operation == "publish" else ["rollback", "f", "--version", "1"]
+    log = tmp_path / "calls.log"
+    probe = copy_store(base, tmp_path / "probe")
+    assert run_killed(wrapper, probe, args, 0, log).returncode == 0
+    calls = log.read_text(encoding="utf-8").split("\n")
+    before = copy_store(base, tmp_path / "before")
+    repair_and_verify(before)
+    before_tree = tree_bytes(before)
+    outcomes = {"unchanged (exit 74)": 0, "committed (exit 0)": 0}
+    for k in range(1, len(calls) + 1):
+        store = copy_store(before, tmp_path / "cut")
+        result = run_killed(wrapper, store, args, k, fault="enospc")
+        where = f"{operation}: ENOSPC at call {k}/{len(calls)} ({calls[k - 1]})"
+        assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr, (where, result.stderr)
+        if result.returncode == 74:
+            assert result.stderr.startswith("flowctl: error: no space left on device writing "), where
+            assert "nothing was changed" in result.stderr, where
+            assert tree_bytes(store) == before_tree, where
+            outcomes["unchanged (exit 74)"] += 1
+        else:
+            assert result.returncode == 0, (where, result.returncode, result.stderr)
+            assert result.stderr.startswith("flowctl: warning: "), (where, result.stderr)
+            outcomes["committed (exit 0)"] += 1
+        repair_and_verify(store)
+    assert outcomes["unchanged (exit 74)"] >= 5 and outcomes["committed (exit 0)"] >= 1, outcomes
+    print(f"enospc points {operation}: {len(calls)} {outcomes}")

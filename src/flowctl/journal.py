@@ -99,6 +99,7 @@ def settle(files: FlowFiles) -> tuple[Head, AuditTail]:
     _settle_tail(files.index)
     tail = audit_tail(files)
     pending = pending_release(files, head, tail, strict=True)
+    settled = pending is not None
     if pending is not None:
         completed = records.head_after_release(head, pending)
         _complete_index(files, completed, pending)
@@ -107,11 +108,10 @@ def settle(files: FlowFiles) -> tuple[Head, AuditTail]:
     elif _is_intent(tail, head):
         truncate(files.audit, tail.last_offset)  # written ahead of a change that never committed
         tail = audit_tail(files)
-    else:
-        return head, tail
-    _drop_uncommitted_index_line(files, head)
-    for temp in files.temp_files():  # what the cut-off write had staged
-        temp.unlink(missing_ok=True)
+        settled = True
+    if _drop_uncommitted_index_line(files, head) or settled:
+        for temp in files.temp_files():  # what the cut-off write had staged
+            temp.unlink(missing_ok=True)
     return head, tail
 
 
@@ -135,14 +135,16 @@ def preview(files: FlowFiles) -> Head:
     return head
 
 
-def _drop_uncommitted_index_line(files: FlowFiles, head: Head) -> None:
+def _drop_uncommitted_index_line(files: FlowFiles, head: Head) -> bool:
     """An index line one version past the head belongs to a release that never
-    committed (the line is written before the snapshot's link)."""
+    committed (the line is written before the snapshot's link): drop it."""
     offset, entry, previous = index_tail(files)
     if entry is not None and entry.get("version") == head["latestVersion"] + 1 and (
         (previous.get("version") if previous else 0) == head["latestVersion"]
     ):
         truncate(files.index, offset)
+        return True
+    return False
 
 
 def _complete_index(files: FlowFiles, head: Head, released: Snapshot) -> None:
@@ -240,19 +242,21 @@ class _Transaction:
             raise storage_error(exc, f"flow {self.files.dir.name!r} ({self.files.dir})") from None
 
 
-def _after_commit(files: FlowFiles, what: str, *steps: Callable[[], None]) -> None:
+def _after_commit(files: FlowFiles, what: str, *steps: Callable[[], None]) -> bool:
     """Run the steps that follow a commit point. The change already stands, so a
     failure here is not the command's failure: it is reported as IncompleteWrite
     and the next write (or `verify --repair`) finishes what is left."""
     try:
         for step in steps:
             step()
+        return True
     except OSError as exc:
         reason, _ = io_reason(exc)
         warnings.warn(IncompleteWrite(
             f"{what} is done, but finishing it failed ({reason}); every command already shows it: "
             f"the next write to {files.dir.name!r}, or `flowctl verify --repair`, completes it"
         ), stacklevel=2)
+        return False
 
 
 def link_snapshot(staged: Path, target: Path) -> None:
@@ -284,14 +288,19 @@ def commit_release(files: FlowFiles, audit: dict[str, Any], snapshot: Snapshot, 
         staged_snapshot = tx.stage(target, jsonio.encode(snapshot))
         staged_head = tx.stage(files.head, jsonio.encode(head))
         tx.commit(lambda: link_snapshot(staged_snapshot, target))
-    _after_commit(
+    finished = _after_commit(
         files, f"v{snapshot['version']} of flow {head['key']!r}",
         lambda: staged_snapshot.unlink(),
         lambda: fsync_dir(files.versions),
         lambda: os.replace(staged_head, files.head),
         lambda: fsync_dir(files.dir),
     )
-    staged_head.unlink(missing_ok=True)  # still there only if replacing the head failed
+    if not finished:
+        for temp in (staged_snapshot, staged_head):  # what is left of them: the next write finishes
+            try:
+                temp.unlink(missing_ok=True)
+            except OSError:
+                pass
 
 
 def create_flow(files: FlowFiles, head: Head, audit: dict[str, Any]) -> None:

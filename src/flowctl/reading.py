@@ -191,8 +191,10 @@ def pending_release(files: FlowFiles, head: Head, tail: AuditTail | None = None,
     snapshot, problem = examine_pending(files, head, tail)
     if problem and strict:
         path = files.snapshot(head["latestVersion"] + 1)
-        raise damage(path, f"lies past latestVersion {head['latestVersion']} but is not a release "
-                           f"cut off here ({problem})", disagree_with=files.head)
+        raise IntegrityError(f"{path}: lies past latestVersion {head['latestVersion']} but is not a release "
+                             f"cut off here ({problem}): nothing was written: move it out of the store if it "
+                             f"is not a release of this flow, or restore flow.json from git; "
+                             "`flowctl verify` lists every problem")
     return snapshot
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from . import names
-from .errors import BadInput, Busy, Conflict, IntegrityError, NotFound
+from .errors import BadInput, Busy, Conflict, IntegrityError, NotFound, storage_error
 
 CONFIG_FILE = "flowctl.toml"
 STORE_FORMAT = 1
@@ -201,6 +201,8 @@ class FileLock:
                 fd = open_nofollow(self.path, os.O_RDWR | os.O_CREAT)
             except FileNotFoundError:
                 raise NotFound(f"{self.what} no longer exists (deleted meanwhile)") from None
+            except OSError as exc:  # a full or read-only disk: nothing was written yet
+                raise storage_error(exc, self.path) from None
             while True:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -299,8 +299,9 @@ class Verifier:
             self.add(key, path, exc.message)
             return
         if unproven:
-            self.decide(key, path, f"lies past latestVersion {latest} but is not a release cut off here "
-                                   f"({unproven})", files.head)
+            self.add(key, path, f"lies past latestVersion {latest} but is not a release cut off here "
+                                f"({unproven}): a person must decide: move it out of the store if it is "
+                                f"not a release of this flow, or restore {self.rel(files.head)} from git")
         elif pending is not None:
             state.cut_off = True
             self.add(key, path, f"half-finished publish of v{number} (head not updated): "
