@@ -266,7 +266,8 @@ def build_cases(manifest: dict[str, Any], sizes: list[int], flows: int, nodes: i
                           [exe, "--store", "{store}", "versions", flow, "--json"],
                           store=store_of[n], needs="versions", check_output=versions_check(n)))
     for n in (small, large):
-        cases.append(Case(f"publish@{n}", f"publish @{n:,}", [exe, "--store", "{store}", "publish", flow, "-m", "bench"],
+        publish = [exe, "--store", "{store}", "publish", flow, "-m", "bench"]
+        cases.append(Case(f"publish@{n}", f"publish @{n:,}", publish,
                           store=store_of[n], write=True, needs="publish",
                           check_store=release_check(n, {"action": "publish"})))
     for n in (small, large):
@@ -409,8 +410,8 @@ def evaluate(targets: list[Target], by_key: dict[str, Case], metric: str) -> lis
             row["ratio"] = round(value / ref, 3)
             row["met"] = row["ratio"] <= target.limit
             if target.metric == "time":  # a second opinion on a noisy machine: fastest run against fastest run
-                samples = (lambda c: c.cpu_ms if metric == "cpu" else c.samples_ms)
-                row["ratio_of_fastest"] = round(min(samples(case)) / min(samples(base)), 3)
+                fastest = [min(c.cpu_ms if metric == "cpu" else c.samples_ms) for c in (case, base)]
+                row["ratio_of_fastest"] = round(fastest[0] / fastest[1], 3)
         results.append(row)
     return results
 
@@ -424,7 +425,9 @@ def table(cases: list[Case], evaluated: list[dict[str, Any]], smoke: bool, metri
     typer = by_key["floor:typer"]
     header = ("case", "median ms", "cpu ms", "max RSS MiB", "ratio", "baseline", "target", "result")
     rows: list[tuple[str, ...]] = []
-    verdict = (lambda met: "(smoke)" if smoke else "MET" if met else "MISSED")
+    def verdict(met: bool) -> str:
+        return "(smoke)" if smoke else "MET" if met else "MISSED"
+
     for case in cases:
         if case.group == "floor":
             continue
@@ -641,7 +644,8 @@ def main(argv: list[str] | None = None) -> int:
             "machine": {**machine_info(python, load_at_start), "packages": package_versions(python)},
             "flowctl": exe,
             "commands_available": commands,
-            "build": {key: manifest[key] for key in ("seconds", "versions", "diff", "list", "verify", "verify_seconds")},
+            "build": {key: manifest[key]
+                      for key in ("seconds", "versions", "diff", "list", "verify", "verify_seconds")},
             "rss_resolution_mib": round(rss_floor, 2),
             "floors": {case.key.split(":")[1]: summary(case, typer_ms, python_ms) for case in cases
                        if case.group == "floor"},

@@ -21,7 +21,8 @@ with its path.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import itertools
+from typing import TYPE_CHECKING, Any, cast
 
 from . import journal, jsonio, names, reading, records
 from .errors import BadInput, Conflict, FlowctlError, IntegrityError, Problem
@@ -88,7 +89,8 @@ def import_flow(
     files = flows.store.flow_files(flows.tenant, new_key)
     with flows.store.tenant_lock(flows.tenant, flows.lock_timeout):
         _check_free(flows, new_key, new_id, key_given=key is not None)
-        journal.import_flow(files, imported, [{**snapshot, **stamp} for snapshot in snapshots], audit)
+        restamped = [cast(records.Snapshot, {**snapshot, **stamp}) for snapshot in snapshots]
+        journal.import_flow(files, imported, restamped, audit)
     return imported
 
 
@@ -119,7 +121,7 @@ def _read_bundle(document: Any, source: str) -> tuple[records.Head, list[records
             problems.append(Problem(f"audit[{i}]", f"must be an object starting with {', '.join(_AUDIT_FIRST)}"))
     if problems:
         raise BadInput(f"{source}: not a valid flowctl bundle ({len(problems)} problems)", problems)
-    return head, snapshots, audit  # type: ignore[return-value]
+    return head, snapshots, audit
 
 
 def _record(value: Any, fields: tuple[str, ...], shape: type, where: str, problems: list[Problem]) -> Any:
@@ -150,7 +152,7 @@ def _check_history(
     """The checks `verify` makes of a flow, on the bundle: IntegrityError (exit 8) if any fails."""
     problems = []
     rows = [entry["rowVersion"] for entry in audit]
-    if any(later <= earlier for earlier, later in zip(rows, rows[1:])) or (rows and rows[-1] > head["rowVersion"]):
+    if any(later <= earlier for earlier, later in itertools.pairwise(rows)) or (rows and rows[-1] > head["rowVersion"]):
         problems.append(Problem("audit", f"rowVersions must increase up to the flow's {head['rowVersion']}"))
     if head["latestVersion"] != len(snapshots):
         problems.append(Problem("flow.latestVersion",

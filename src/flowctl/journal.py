@@ -96,7 +96,7 @@ def settle(files: FlowFiles) -> tuple[Head, AuditTail]:
     """
     head = read_head(files)
     _settle_tail(files.audit)
-    _settle_tail(files.index)
+    _settle_tail(files.version_index)
     tail = audit_tail(files)
     pending = pending_release(files, head, tail, strict=True)
     settled = pending is not None
@@ -142,7 +142,7 @@ def _drop_uncommitted_index_line(files: FlowFiles, head: Head) -> bool:
     if entry is not None and entry.get("version") == head["latestVersion"] + 1 and (
         (previous.get("version") if previous else 0) == head["latestVersion"]
     ):
-        truncate(files.index, offset)
+        truncate(files.version_index, offset)
         return True
     return False
 
@@ -152,7 +152,7 @@ def _complete_index(files: FlowFiles, head: Head, released: Snapshot) -> None:
     (flowctl before 0.2 wrote that line after the commit point)."""
     _, entry, _ = index_tail(files)
     if entry is not None and entry.get("version") == head["latestVersion"] - 1:
-        append_line(files.index, jsonio.compact_line(records.version_entry(released)))
+        append_line(files.version_index, jsonio.compact_line(records.version_entry(released)))
 
 
 def check_tails(files: FlowFiles, head: Head, tail: AuditTail | None = None) -> None:
@@ -168,13 +168,13 @@ def check_tails(files: FlowFiles, head: Head, tail: AuditTail | None = None) -> 
     _, entry, _ = index_tail(files)
     indexed = entry.get("version") if entry else 0
     if indexed != latest:
-        raise damage(files.index, f"ends at v{indexed}, but flow.json says latestVersion {latest}",
+        raise damage(files.version_index, f"ends at v{indexed}, but flow.json says latestVersion {latest}",
                      disagree_with=files.head)
     if not latest:
         return
     snapshot = read_snapshot(files, head, latest, check=True)
     if entry != records.version_entry(snapshot):
-        raise damage(files.index, f"its line for v{latest} disagrees with {files.snapshot(latest).name}",
+        raise damage(files.version_index, f"its line for v{latest} disagrees with {files.snapshot(latest).name}",
                      disagree_with=files.snapshot(latest))
     last = tail.last or {}
     if last.get("action") in records.RELEASE_ACTIONS and last.get("version") == latest and (
@@ -190,7 +190,7 @@ def rebuild_index(files: FlowFiles, head: Head) -> None:
         jsonio.compact_line(records.version_entry(read_snapshot(files, head, version)))
         for version in range(1, head["latestVersion"] + 1)
     )
-    write_atomic(files.index, lines)
+    write_atomic(files.version_index, lines)
 
 
 # -- writing -----------------------------------------------------------------
@@ -284,7 +284,7 @@ def commit_release(files: FlowFiles, audit: dict[str, Any], snapshot: Snapshot, 
     target = files.snapshot(snapshot["version"])
     with _Transaction(files) as tx:
         tx.append(files.audit, jsonio.compact_line(audit))
-        tx.append(files.index, jsonio.compact_line(records.version_entry(snapshot)))
+        tx.append(files.version_index, jsonio.compact_line(records.version_entry(snapshot)))
         staged_snapshot = tx.stage(target, jsonio.encode(snapshot))
         staged_head = tx.stage(files.head, jsonio.encode(head))
         tx.commit(lambda: link_snapshot(staged_snapshot, target))
@@ -321,7 +321,7 @@ def import_flow(files: FlowFiles, head: Head, snapshots: list[Snapshot], audit: 
         for snapshot in snapshots:
             append_line(staged.snapshot(snapshot["version"]), jsonio.encode(snapshot))
         if snapshots:
-            append_line(staged.index, b"".join(jsonio.compact_line(records.version_entry(s)) for s in snapshots))
+            append_line(staged.version_index, b"".join(jsonio.compact_line(records.version_entry(s)) for s in snapshots))
         write_atomic(staged.head, jsonio.encode(head))
         append_line(staged.audit, b"".join(jsonio.compact_line(entry) for entry in audit))
         fsync_dir(staged.versions)

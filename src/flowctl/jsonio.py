@@ -199,7 +199,7 @@ def _parse_json(text: str, source: str) -> Any:
 def _parse_toml(text: str, source: str) -> Any:
     import tomllib
 
-    from .tomlio import toml_too_deep, toml_reason
+    from .tomlio import toml_reason, toml_too_deep
 
     # tomllib's work grows with the square of a dotted key's length (100,000
     # parts took 24 GB): refuse what would be too deep before it starts.

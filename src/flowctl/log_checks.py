@@ -122,7 +122,7 @@ def check_index(verifier: Verifier, state: FlowState) -> None:
     """The index holds one sound line per version, agreeing with the snapshots;
     each release line agrees with its snapshot (compared here, with the index as
     the third witness)."""
-    path, key = state.files.index, state.key
+    path, key = state.files.version_index, state.key
     raw = verifier.read(key, path)
     if raw is None:
         return
@@ -154,13 +154,13 @@ def _three_witnesses(verifier: Verifier, state: FlowState, version: int, entry: 
     files, key = state.files, state.key
     line = state.released.get(version)
     audit_agrees = line is not None and line == release_audit(snapshot, line["rowVersion"])  # type: ignore[arg-type]
-    index_agrees = entry is None or entry == records.version_entry(snapshot)  # type: ignore[arg-type]
+    index_agrees = entry is None or entry == records.version_entry(snapshot)
     snapshot_path = files.snapshot(version)
     where = f"line {state.audit_lines.get(version)}, the {line['action']} of v{version}," if line else ""
     if index_agrees and (audit_agrees or line is None):
         return
     if audit_agrees:
-        verifier.add(key, files.index, f"disagrees with the snapshots: line {version} differs from "
+        verifier.add(key, files.version_index, f"disagrees with the snapshots: line {version} differs from "
                                        f"{snapshot_path.name}, which the audit log confirms{advice}", fix)
     elif index_agrees and entry is not None:
         verifier.decide(key, files.audit, f"{where} disagrees with {snapshot_path.name} "

@@ -37,14 +37,14 @@ from flowctl.errors import BadInput, FlowctlError, InvalidConfig, Problem
 
 __all__ = [
     "NODE_TYPES",
-    "V1_STAGES",
     "ROOT_PATH",
+    "V1_STAGES",
+    "check_publishable",
     "config_format",
-    "validate",
+    "default_draft",
     "scoring_method",
     "summary",
-    "default_draft",
-    "check_publishable",
+    "validate",
 ]
 
 #: Node types of a v2 pipeline, in the order error messages list them.
@@ -88,6 +88,13 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # --------------------------------------------------------------------------
 
 
+def _absent() -> Any:
+    """The value of an optional field left out. Declared through a factory so the
+    annotation can stay non-Optional (an explicit null is a type error) while
+    type checkers, which check a plain `default=None`, accept it."""
+    return None
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(strict=True, extra="allow")
 
@@ -95,7 +102,7 @@ class _Model(BaseModel):
 class _ScoreSettings(_Model):
     """The settings object of a score node or of the `stages.scoring` stage."""
 
-    method: str = Field(default=None)
+    method: str = Field(default_factory=_absent)
 
 
 class _Node(_Model):
@@ -103,15 +110,16 @@ class _Node(_Model):
 
     id: str
     type: str
-    config: dict[str, Any] = Field(default=None)
-    data: dict[str, Any] = Field(default=None)
+    config: dict[str, Any] = Field(default_factory=_absent)
+    data: dict[str, Any] = Field(default_factory=_absent)
 
 
 class _ScoreNode(_Node):
     """A v2 node of type `score`: its settings carry the scoring method."""
 
-    config: _ScoreSettings = Field(default=None)  # type: ignore[assignment]
-    data: _ScoreSettings = Field(default=None)  # type: ignore[assignment]
+    # Narrower than the base's dict on purpose: pydantic validates a score node's settings.
+    config: _ScoreSettings = Field(default_factory=_absent)  # type: ignore[assignment]
+    data: _ScoreSettings = Field(default_factory=_absent)  # type: ignore[assignment]
 
 
 class _Edge(_Model):
@@ -126,18 +134,18 @@ class _V2Stages(_Model):
     so it is type-checked like in v1; everything else is kept as given.
     """
 
-    scoring: _ScoreSettings = Field(default=None)
+    scoring: _ScoreSettings = Field(default_factory=_absent)
 
 
 class _V2Config(_Model):
     """Top level of a v2 pipeline; nodes are validated one by one afterwards."""
 
-    version: StrictInt = Field(default=None)
+    version: StrictInt = Field(default_factory=_absent)
     # Each node is checked by `_node_model(node)` so a score node gets its
     # method typed; here only "is a list" is checked.
     nodes: list[Any]
-    edges: list[_Edge] = Field(default=None)
-    stages: _V2Stages = Field(default=None)
+    edges: list[_Edge] = Field(default_factory=_absent)
+    stages: _V2Stages = Field(default_factory=_absent)
 
     @field_validator("version")
     @classmethod
@@ -152,17 +160,17 @@ class _V1Stages(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="forbid")
 
-    enrichment: dict[str, Any] = Field(default=None)
-    qualification: dict[str, Any] = Field(default=None)
-    scoring: _ScoreSettings = Field(default=None)
-    ranking: dict[str, Any] = Field(default=None)
-    filtering: dict[str, Any] = Field(default=None)
+    enrichment: dict[str, Any] = Field(default_factory=_absent)
+    qualification: dict[str, Any] = Field(default_factory=_absent)
+    scoring: _ScoreSettings = Field(default_factory=_absent)
+    ranking: dict[str, Any] = Field(default_factory=_absent)
+    filtering: dict[str, Any] = Field(default_factory=_absent)
 
 
 class _V1Config(_Model):
     """Top level of a v1 (fixed-stage) pipeline."""
 
-    version: StrictInt = Field(default=None)
+    version: StrictInt = Field(default_factory=_absent)
     stages: _V1Stages
 
     @field_validator("version")
@@ -271,7 +279,7 @@ def _detect(config: dict[str, Any]) -> int | None:
     return None
 
 
-def config_format(config: dict) -> int:
+def config_format(config: dict[str, Any]) -> int:
     """The config's format, 1 or 2.
 
     Meant to be called after :func:`validate`, but works on any value as a best
@@ -577,7 +585,7 @@ def _pipeline_order(nodes: list[Any], edges: Any) -> list[int]:
     return order + left
 
 
-def scoring_method(config: dict) -> str | None:
+def scoring_method(config: dict[str, Any]) -> str | None:
     """The pipeline's scoring method, or None if it has none yet.
 
     v1: ``stages.scoring.method``. v2: the ``method`` in the ``config`` (or
@@ -607,7 +615,7 @@ def scoring_method(config: dict) -> str | None:
     return stage_method
 
 
-def summary(config: dict) -> dict:
+def summary(config: dict[str, Any]) -> dict[str, Any]:
     """``{"nodeCount": int, "scoringMethod": str | None}``, keys in that order.
 
     nodeCount is the number of nodes (v2) or of the five known stages present
@@ -629,7 +637,7 @@ def summary(config: dict) -> dict:
 # --------------------------------------------------------------------------
 
 
-def default_draft() -> dict:
+def default_draft() -> dict[str, Any]:
     """The config of a newly created flow: a v2 pipeline without a scoring method.
 
     A fresh dict on every call, so callers may modify it freely.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from . import jsonio, records
 from .errors import IntegrityError, NotFound
@@ -97,7 +97,7 @@ def audit_tail(files: FlowFiles) -> AuditTail:
 
 def index_tail(files: FlowFiles) -> tuple[int, dict[str, Any] | None, dict[str, Any] | None]:
     """(offset of the index's last line, that entry, the one before it)."""
-    _, lines, _ = tail_lines(files.index, 2)
+    _, lines, _ = tail_lines(files.version_index, 2)
     if not lines:
         return 0, None, None
     previous = parse_line(lines[0][1]) if len(lines) > 1 else None
@@ -166,7 +166,7 @@ def _unproven(raw: bytes, head: Head, tail: AuditTail) -> tuple[str | None, Any]
         return "its flowId/key/tenantId are not this flow's", None
     if jsonio.config_sha256(snapshot["configSnapshot"]) != snapshot["configSha256"]:
         return "its config does not match its configSha256", None
-    if tail.last != release_audit(snapshot, head["rowVersion"] + 1):
+    if tail.last != release_audit(cast(Snapshot, snapshot), head["rowVersion"] + 1):
         return "the audit log does not end with its write-ahead line", None
     return None, snapshot
 
@@ -244,7 +244,7 @@ def _good_entries(lines: list[bytes], latest: int) -> list[Any]:
 def read_index(files: FlowFiles) -> list[dict[str, Any]]:
     """The version index as stored, up to its first line that is not JSON."""
     entries = []
-    for line in _lines(files.index):
+    for line in _lines(files.version_index):
         entry = parse_line(line)
         if entry is None:
             break
@@ -255,7 +255,7 @@ def read_index(files: FlowFiles) -> list[dict[str, Any]]:
 def read_index_lines(files: FlowFiles, head: Head) -> list[bytes] | None:
     """The index's lines as stored when they are exactly versions 1..latest and
     each is a sound entry, else None. Each line is parsed to be sure; none is kept."""
-    lines = _lines(files.index)[: head["latestVersion"]]
+    lines = _lines(files.version_index)[: head["latestVersion"]]
     if len(lines) != head["latestVersion"] or len(_good_entries(lines, head["latestVersion"])) != len(lines):
         return None
     return [line.rstrip(b"\n") for line in lines]
@@ -265,7 +265,7 @@ def read_versions(files: FlowFiles, head: Head) -> list[VersionEntry]:
     """Every version's entry, oldest first: from the index, and from the
     snapshots for whatever the index lacks (it is derived, they are the truth)."""
     latest = head["latestVersion"]
-    result: list[VersionEntry] = _good_entries(_lines(files.index), latest)
+    result: list[VersionEntry] = _good_entries(_lines(files.version_index), latest)
     for version in range(len(result) + 1, latest + 1):
         result.append(records.version_entry(read_snapshot(files, head, version)))
     return result

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import datetime, timezone
-from typing import Any, Literal, TypedDict
+from datetime import UTC, datetime
+from typing import Any, Literal, TypedDict, cast
 
 from . import jsonio
 
@@ -178,7 +178,7 @@ def now() -> str:
     """
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     seconds = float(int(epoch)) if epoch and epoch.strip().isdigit() else time.time()
-    moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
+    moment = datetime.fromtimestamp(seconds, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -269,7 +269,8 @@ def head_after_release(head: Head, snapshot: Snapshot) -> Head:
 
 def version_entry(snapshot: Snapshot | dict[str, Any]) -> VersionEntry:
     """The index line / `versions` item of a snapshot: everything but the config."""
-    return {field: snapshot[field] for field in INDEX_FIELDS}  # type: ignore[return-value]
+    fields: dict[str, Any] = dict(snapshot)
+    return cast(VersionEntry, {field: fields[field] for field in INDEX_FIELDS})
 
 
 def audit_entry(at: str, actor: str, action: str, row_version: int, **extra: Any) -> dict[str, Any]:

@@ -60,7 +60,7 @@ def _repair_flow(verifier: Verifier, key: str, files: FlowFiles) -> None:
         except FlowctlError:
             return  # what is past the head does not prove itself: a person decides
         findings = _findings(verifier, lambda: verifier.check_flow_unlocked(key))
-    index = verifier.rel(files.index)
+    index = verifier.rel(files.version_index)
     about_index = [finding for finding in findings if finding.path == index]
     if about_index and all(finding.fix == REBUILD_INDEX for finding in about_index):
         journal.rebuild_index(files, reading.read_head(files))

@@ -246,7 +246,7 @@ class FlowFiles(NamedTuple):
         return self.dir / "versions"
 
     @property
-    def index(self) -> Path:
+    def version_index(self) -> Path:
         # Derived: one line per version (the `versions` items), rebuilt by verify --repair.
         return self.dir / "versions.jsonl"
 
@@ -290,7 +290,8 @@ class Store(NamedTuple):
         try:
             settings = tomllib.loads(read_bytes(settings_path).decode("utf-8"))
         except FileNotFoundError:
-            raise NotFound(f"no flowctl store at {root} (no {CONFIG_FILE}): create one with `flowctl init {root}`") from None
+            raise NotFound(f"no flowctl store at {root} (no {CONFIG_FILE}): "
+                           f"create one with `flowctl init {root}`") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise IntegrityError(f"{settings_path}: unreadable: {exc}") from None
         if settings.get("format") != STORE_FORMAT:

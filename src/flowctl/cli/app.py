@@ -9,7 +9,8 @@ that command runs (click's LazyGroup pattern); `--help` builds them all.
 import importlib
 import os
 import sys
-from typing import Annotated, Any, Optional
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -68,15 +69,16 @@ class FlowctlGroup(TyperGroup):
             )
         return self.commands.get(name)
 
-    def main(self, args: Any = None, prog_name: Optional[str] = None, complete_var: Optional[str] = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, windows_expand_args: bool = True,
+             **extra: Any) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
         code = self._run(argv, prog_name or "flowctl", complete_var, **extra)
         if standalone_mode:
             sys.exit(code)
         return code
 
-    def _run(self, argv: list[str], prog_name: str, complete_var: Optional[str], **extra: Any) -> int:
+    def _run(self, argv: list[str], prog_name: str, complete_var: str | None, **extra: Any) -> int:
         import warnings
 
         as_json = wants_json(argv)
@@ -88,7 +90,7 @@ class FlowctlGroup(TyperGroup):
                 report_warning(str(warning.message), as_json)
         return code
 
-    def _invoke(self, argv: list[str], prog_name: str, complete_var: Optional[str], as_json: bool,
+    def _invoke(self, argv: list[str], prog_name: str, complete_var: str | None, as_json: bool,
                 **extra: Any) -> int:
         from typer._click import exceptions as click_exceptions
 
@@ -114,7 +116,7 @@ class FlowctlGroup(TyperGroup):
             return exc.exit_code
         except BrokenPipeError:
             # `flowctl list | head`: the reader left; that is not our error.
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+            sys.stdout = open(os.devnull, "w")
             return 0
         except OSError as exc:
             # The core turns write failures into StorageError itself; this is any
@@ -164,7 +166,7 @@ def main_callback(
     lock_timeout: LockTimeoutOption = None,
     no_color: NoColorOption = False,
     version: Annotated[
-        Optional[bool],
+        bool | None,
         typer.Option("--version", callback=_print_version, is_eager=True, help="Print flowctl's version and exit."),
     ] = None,
 ) -> None:

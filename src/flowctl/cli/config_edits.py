@@ -11,7 +11,7 @@ without the class still works, with every --set before every --unset.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperCommand
@@ -25,7 +25,7 @@ _SET, _UNSET = "set_edits", "unset_edits"  # the parameter names of commands tha
 
 # Callbacks return `Any`: typer resolves their annotations at run time, and
 # `Edit` is imported only when an edit is parsed.
-def _set_callback(ctx: typer.Context, value: Optional[list[str]]) -> Any:
+def _set_callback(ctx: typer.Context, value: list[str] | None) -> Any:
     from ..pointers import parse_set, parse_unset
 
     if ctx.resilient_parsing:  # shell completion: parse nothing, fail never
@@ -36,7 +36,7 @@ def _set_callback(ctx: typer.Context, value: Optional[list[str]]) -> Any:
     return [parse_set(text) if name == _SET else parse_unset(text) for name, text in given]
 
 
-def _unset_callback(ctx: typer.Context, value: Optional[list[str]]) -> Any:
+def _unset_callback(ctx: typer.Context, value: list[str] | None) -> Any:
     from ..pointers import parse_unset
 
     if ctx.resilient_parsing or _GIVEN in ctx.meta:
@@ -45,13 +45,13 @@ def _unset_callback(ctx: typer.Context, value: Optional[list[str]]) -> Any:
 
 
 SetOption = Annotated[
-    Optional[list[str]],
+    list[str] | None,
     typer.Option("--set", metavar="POINTER=JSON", show_default=False, callback=_set_callback,
                  help="Set a draft value; the value is JSON. Paths as `diff --format json` prints them: "
                       "node segments are ids, '-' appends. Repeatable."),
 ]
 UnsetOption = Annotated[
-    Optional[list[str]],
+    list[str] | None,
     typer.Option("--unset", metavar="POINTER", show_default=False, callback=_unset_callback,
                  help="Remove a draft value. Repeatable; --set and --unset apply in the order given."),
 ]
@@ -75,7 +75,7 @@ class OrderedEditsCommand(TyperCommand):
             ctx.meta[_GIVEN] = given
             return opts, rest, order
 
-        parser.parse_args = parse_args
+        parser.parse_args = parse_args  # type: ignore[method-assign]  # click has no hook for the order
         return parser
 
 

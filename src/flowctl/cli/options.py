@@ -1,7 +1,7 @@
 """Option types shared by several commands, and parsing of their values."""
 
 from enum import Enum
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -11,7 +11,7 @@ from .completion import complete_flow
 FlowArgument = Annotated[str, typer.Argument(metavar="FLOW", help="The flow's key or id.", show_default=False,
                                              autocompletion=complete_flow)]
 RowVersionOption = Annotated[
-    Optional[int],
+    int | None,
     typer.Option("--row-version", metavar="N", help="Fail with exit 4 unless the flow is at this rowVersion.",
                  show_default=False),
 ]
@@ -19,7 +19,7 @@ QuietOption = Annotated[
     bool, typer.Option("--quiet", "-q", help="Print only the essential value, for $(...) in scripts."),
 ]
 ConfigOption = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--config", metavar="FILE|-", show_default=False,
                  help="Draft config: a JSON file, a .toml file, or - for JSON on stdin."),
 ]
@@ -41,7 +41,7 @@ class ShowFormat(str, Enum):
     toml = "toml"
 
 
-def read_config(spec: Optional[str]) -> Any:
+def read_config(spec: str | None) -> Any:
     """The config named by --config, or None when not given."""
     if spec is None:
         return None
