@@ -24,16 +24,26 @@ normalized, so what gets stored is exactly what the user gave.
 
 from __future__ import annotations
 
-import heapq
-import json
-import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import ValidationError
 
-from flowctl.errors import BadInput, FlowctlError, InvalidConfig, Problem
+from .errors import BadInput, FlowctlError, InvalidConfig, Problem
+from .graph import cycles, topological_order
+from .pipeline_schema import (
+    NODE_TYPES,
+    ROOT_PATH,
+    V1_STAGES,
+    V1Config,
+    V2Config,
+    count_problems,
+    json_path,
+    located_problems,
+    node_model,
+    schema_problems,
+    show_value,
+)
 
 __all__ = [
     "NODE_TYPES",
@@ -47,217 +57,11 @@ __all__ = [
     "validate",
 ]
 
-#: Node types of a v2 pipeline, in the order error messages list them.
-NODE_TYPES: tuple[str, ...] = (
-    "candidate_source",
-    "enrich",
-    "qualify",
-    "filter",
-    "score",
-    "rank",
-    "output",
-)
-
-#: Stage names of a v1 pipeline, in the order error messages list them.
-V1_STAGES: tuple[str, ...] = ("enrichment", "qualification", "scoring", "ranking", "filtering")
-
-#: Path label used for problems about the config as a whole.
-ROOT_PATH = "$"
-
 # Rank-node keys that cap the number of results; each must be a positive int.
 _RANK_LIMIT_KEYS = ("topN", "limit")
 
-# Long offending values (a whole node, say) are cut so one problem stays one line.
-_MAX_SHOWN = 80
-
 # Cycles in huge graphs would otherwise produce a message listing thousands of ids.
 _MAX_CYCLE_IDS = 10
-
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
-
-# --------------------------------------------------------------------------
-# Schema layer: pydantic models.
-#
-# Every model is strict (no "5" -> 5 coercion, bool is not int) and allows
-# extra keys, except the v1 `stages` object, whose keys are a closed set so a
-# typo is caught rather than silently ignored. Optional fields default to
-# None *without* being Optional: an absent key is fine, an explicit null is a
-# type error ("must be an object if present"). Pydantic does not validate
-# defaults, so the None default never trips the type.
-# --------------------------------------------------------------------------
-
-
-def _absent() -> Any:
-    """The value of an optional field left out. Declared through a factory so the
-    annotation can stay non-Optional (an explicit null is a type error) while
-    type checkers, which check a plain `default=None`, accept it."""
-    return None
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(strict=True, extra="allow")
-
-
-class _ScoreSettings(_Model):
-    """The settings object of a score node or of the `stages.scoring` stage."""
-
-    method: str = Field(default_factory=_absent)
-
-
-class _Node(_Model):
-    """A v2 node of any type."""
-
-    id: str
-    type: str
-    config: dict[str, Any] = Field(default_factory=_absent)
-    data: dict[str, Any] = Field(default_factory=_absent)
-
-
-class _ScoreNode(_Node):
-    """A v2 node of type `score`: its settings carry the scoring method."""
-
-    # Narrower than the base's dict on purpose: pydantic validates a score node's settings.
-    config: _ScoreSettings = Field(default_factory=_absent)  # type: ignore[assignment]
-    data: _ScoreSettings = Field(default_factory=_absent)  # type: ignore[assignment]
-
-
-class _Edge(_Model):
-    source: str
-    target: str
-
-
-class _V2Stages(_Model):
-    """v2 `stages` metadata: free-form, except the one value the code reads.
-
-    `stages.scoring.method` is the fallback scoring method of a v2 pipeline,
-    so it is type-checked like in v1; everything else is kept as given.
-    """
-
-    scoring: _ScoreSettings = Field(default_factory=_absent)
-
-
-class _V2Config(_Model):
-    """Top level of a v2 pipeline; nodes are validated one by one afterwards."""
-
-    version: StrictInt = Field(default_factory=_absent)
-    # Each node is checked by `_node_model(node)` so a score node gets its
-    # method typed; here only "is a list" is checked.
-    nodes: list[Any]
-    edges: list[_Edge] = Field(default_factory=_absent)
-    stages: _V2Stages = Field(default_factory=_absent)
-
-    @field_validator("version")
-    @classmethod
-    def _version_is_2(cls, value: int) -> int:
-        if value != 2:
-            raise PydanticCustomError("version", 'must be 2 for a pipeline with "nodes"')
-        return value
-
-
-class _V1Stages(BaseModel):
-    """The closed set of v1 stages; each one is an object."""
-
-    model_config = ConfigDict(strict=True, extra="forbid")
-
-    enrichment: dict[str, Any] = Field(default_factory=_absent)
-    qualification: dict[str, Any] = Field(default_factory=_absent)
-    scoring: _ScoreSettings = Field(default_factory=_absent)
-    ranking: dict[str, Any] = Field(default_factory=_absent)
-    filtering: dict[str, Any] = Field(default_factory=_absent)
-
-
-class _V1Config(_Model):
-    """Top level of a v1 (fixed-stage) pipeline."""
-
-    version: StrictInt = Field(default_factory=_absent)
-    stages: _V1Stages
-
-    @field_validator("version")
-    @classmethod
-    def _version_is_1(cls, value: int) -> int:
-        if value != 1:
-            raise PydanticCustomError("version", "must be 1 or 2")
-        return value
-
-
-def _node_model(node: Any) -> type[_Node]:
-    if isinstance(node, dict) and node.get("type") == "score":
-        return _ScoreNode
-    return _Node
-
-
-# --------------------------------------------------------------------------
-# Rendering problems.
-# --------------------------------------------------------------------------
-
-
-def _show(value: Any) -> str:
-    """The offending value, JSON-style (strings quoted, true, null), one short line."""
-    try:
-        text = json.dumps(value, ensure_ascii=False, sort_keys=False)
-    except (TypeError, ValueError):
-        text = repr(value)
-    if len(text) > _MAX_SHOWN:
-        text = text[: _MAX_SHOWN - 3] + "..."
-    return text
-
-
-def _path(loc: Iterable[int | str]) -> str:
-    """`("nodes", 3, "config", "topN")` -> `nodes[3].config.topN`; () -> `$`."""
-    out: list[str] = []
-    for part in loc:
-        if isinstance(part, int):
-            out.append(f"[{part}]")
-        elif _IDENTIFIER.match(part):
-            out.append(f".{part}" if out else part)
-        else:
-            # Keys such as "my stage" or "a.b" would make a dotted path ambiguous.
-            out.append(f"[{json.dumps(part, ensure_ascii=False)}]")
-    return "".join(out) or ROOT_PATH
-
-
-_TYPE_MESSAGES = {
-    "dict_type": "must be an object",
-    "model_type": "must be an object",
-    "model_attributes_type": "must be an object",
-    "list_type": "must be a list",
-    "string_type": "must be a string",
-    "int_type": "must be an integer",
-}
-
-
-def _schema_problems(exc: ValidationError, prefix: tuple[int | str, ...] = ()) -> list[Problem]:
-    """Turn pydantic's errors into problems with readable paths and messages."""
-    return [problem for _, problem in _located_problems(exc, prefix)]
-
-
-def _located_problems(
-    exc: ValidationError, prefix: tuple[int | str, ...] = ()
-) -> list[tuple[tuple[int | str, ...], Problem]]:
-    """Like `_schema_problems`, each problem paired with its pydantic location."""
-    problems = []
-    for err in exc.errors(include_url=False):
-        loc = prefix + tuple(err["loc"])
-        kind = err["type"]
-        if kind == "missing":
-            message = "field required"
-        elif kind == "extra_forbidden":
-            # Only the v1 `stages` object forbids extra keys.
-            message = f"unknown stage {_show(loc[-1])} (expected one of {', '.join(V1_STAGES)})"
-        else:
-            base = _TYPE_MESSAGES.get(kind) or _lower_first(err["msg"])
-            message = f"{base} ({_show(err['input'])})"
-        problems.append((loc, Problem(_path(loc), message)))
-    return problems
-
-
-def _lower_first(text: str) -> str:
-    return text[:1].lower() + text[1:]
-
-
-def _count(n: int) -> str:
-    return f"{n} problem" if n == 1 else f"{n} problems"
 
 
 # --------------------------------------------------------------------------
@@ -310,7 +114,7 @@ def validate(config: object) -> None:
     if not schema and not structural:
         return
     problems = schema + structural
-    message = f"config is not valid ({_count(len(problems))}): fix them and retry"
+    message = f"config is not valid ({count_problems(len(problems))}): fix them and retry"
     if schema:
         raise BadInput(message, problems)
     raise InvalidConfig(message, problems)
@@ -319,7 +123,7 @@ def validate(config: object) -> None:
 def _check(config: object) -> tuple[list[Problem], list[Problem]]:
     """(schema problems, structural problems) of any value."""
     if not isinstance(config, dict):
-        return [Problem(ROOT_PATH, f"must be a JSON object ({_show(config)})")], []
+        return [Problem(ROOT_PATH, f"must be a JSON object ({show_value(config)})")], []
 
     fmt = _detect(config)
     if fmt is None:
@@ -331,14 +135,14 @@ def _check(config: object) -> tuple[list[Problem], list[Problem]]:
         ]
         if "version" in config:
             # Not 1 or 2, else detection would have picked a format.
-            schema.append(Problem("version", f"must be 1 or 2 ({_show(config['version'])})"))
+            schema.append(Problem("version", f"must be 1 or 2 ({show_value(config['version'])})"))
         return schema, []
 
     if fmt == 1:
         try:
-            _V1Config.model_validate(config)
+            V1Config.model_validate(config)
         except ValidationError as exc:
-            return _schema_problems(exc), []
+            return schema_problems(exc), []
         # v1 stages are fixed; there is no graph to check.
         return [], []
 
@@ -348,9 +152,9 @@ def _check(config: object) -> tuple[list[Problem], list[Problem]]:
 def _check_v2(config: dict[str, Any]) -> tuple[list[Problem], list[Problem]]:
     top: list[tuple[tuple[int | str, ...], Problem]] = []
     try:
-        _V2Config.model_validate(config)
+        V2Config.model_validate(config)
     except ValidationError as exc:
-        top = _located_problems(exc)
+        top = located_problems(exc)
     # Problems are listed in document order: version and nodes first, then
     # the per-node findings, then edges and stages.
     schema = [p for loc, p in top if loc[:1] in (("version",), ("nodes",))]
@@ -360,14 +164,14 @@ def _check_v2(config: dict[str, Any]) -> tuple[list[Problem], list[Problem]]:
     nodes = nodes if isinstance(nodes, list) else []
     for i, node in enumerate(nodes):
         try:
-            _node_model(node).model_validate(node)
+            node_model(node).model_validate(node)
         except ValidationError as exc:
-            schema.extend(_schema_problems(exc, ("nodes", i)))
+            schema.extend(schema_problems(exc, ("nodes", i)))
         # Checked here rather than in a model validator: pydantic skips
         # model validators once a field fails, and every error must be shown.
         if isinstance(node, dict) and "config" in node and "data" in node:
             schema.append(
-                Problem(_path(("nodes", i)), 'has both "config" and "data": keep only one')
+                Problem(json_path(("nodes", i)), 'has both "config" and "data": keep only one')
             )
     schema.extend(rest)
 
@@ -397,13 +201,13 @@ def _structural_problems(nodes: list[Any], edges: list[Any]) -> list[Problem]:
         node_id = node.get("id")
         if isinstance(node_id, str):
             if node_id == "":
-                problems.append(Problem(_path(("nodes", i, "id")), 'node id must not be empty ("")'))
+                problems.append(Problem(json_path(("nodes", i, "id")), 'node id must not be empty ("")'))
             elif node_id in first_index:
                 first = first_index[node_id]
                 problems.append(
                     Problem(
-                        _path(("nodes", i, "id")),
-                        f"duplicate node id {_show(node_id)} (first at nodes[{first}])",
+                        json_path(("nodes", i, "id")),
+                        f"duplicate node id {show_value(node_id)} (first at nodes[{first}])",
                     )
                 )
             # The empty id is recorded too, so an edge pointing at it is not
@@ -414,8 +218,8 @@ def _structural_problems(nodes: list[Any], edges: list[Any]) -> list[Problem]:
         if isinstance(node_type, str) and node_type not in NODE_TYPES:
             problems.append(
                 Problem(
-                    _path(("nodes", i, "type")),
-                    f"unknown node type {_show(node_type)} (expected one of {', '.join(NODE_TYPES)})",
+                    json_path(("nodes", i, "type")),
+                    f"unknown node type {show_value(node_type)} (expected one of {', '.join(NODE_TYPES)})",
                 )
             )
         if node_type == "rank":
@@ -424,8 +228,8 @@ def _structural_problems(nodes: list[Any], edges: list[Any]) -> list[Problem]:
                     if limit in settings and not _is_positive_int(settings[limit]):
                         problems.append(
                             Problem(
-                                _path(("nodes", i, key, limit)),
-                                f"must be a positive integer ({_show(settings[limit])})",
+                                json_path(("nodes", i, key, limit)),
+                                f"must be a positive integer ({show_value(settings[limit])})",
                             )
                         )
 
@@ -443,14 +247,14 @@ def _structural_problems(nodes: list[Any], edges: list[Any]) -> list[Problem]:
                 ends.append(first_index[ref])
             else:
                 problems.append(
-                    Problem(_path(("edges", j, end)), f"no node with id {_show(ref)}")
+                    Problem(json_path(("edges", j, end)), f"no node with id {show_value(ref)}")
                 )
         if len(ends) == 2:
             successors[ends[0]].append(ends[1])
 
-    for component in _cycles(successors):
+    for component in cycles(successors):
         ids = [str(nodes[i]["id"]) for i in component]
-        shown = ", ".join(_show(node_id) for node_id in ids[:_MAX_CYCLE_IDS])
+        shown = ", ".join(show_value(node_id) for node_id in ids[:_MAX_CYCLE_IDS])
         if len(ids) > _MAX_CYCLE_IDS:
             shown += f" and {len(ids) - _MAX_CYCLE_IDS} more"
         problems.append(Problem("edges", f"cycle among nodes {shown}"))
@@ -459,94 +263,6 @@ def _structural_problems(nodes: list[Any], edges: list[Any]) -> list[Problem]:
 
 def _is_positive_int(value: Any) -> bool:
     return type(value) is int and value > 0
-
-
-def _topological_order(successors: list[list[int]]) -> tuple[list[int], list[int]]:
-    """Kahn's algorithm; ties go to the lowest list index.
-
-    Returns (ordered indices, indices left over because they are on or behind
-    a cycle, in list order). O((n + e) log n).
-    """
-    indegree = [0] * len(successors)
-    for targets in successors:
-        for t in targets:
-            indegree[t] += 1
-    ready = [i for i, d in enumerate(indegree) if d == 0]
-    heapq.heapify(ready)
-    order: list[int] = []
-    while ready:
-        i = heapq.heappop(ready)
-        order.append(i)
-        for t in successors[i]:
-            indegree[t] -= 1
-            if indegree[t] == 0:
-                heapq.heappush(ready, t)
-    left = [i for i, d in enumerate(indegree) if d > 0]
-    return order, left
-
-
-def _cycles(successors: list[list[int]]) -> list[list[int]]:
-    """The strongly connected components that contain a cycle, each in list order.
-
-    Kahn's pass first discards everything not behind a cycle (the usual case:
-    all of it), then iterative Tarjan on the rest separates the true cycle
-    members from nodes merely downstream of one. Components come out ordered
-    by their first node's list index.
-    """
-    _, left = _topological_order(successors)
-    if not left:
-        return []
-    remaining = set(left)
-    index: dict[int, int] = {}
-    low: dict[int, int] = {}
-    on_stack: set[int] = set()
-    stack: list[int] = []
-    components: list[list[int]] = []
-    counter = 0
-
-    for root in left:
-        if root in index:
-            continue
-        # Each frame: (node, iterator over its successors inside `remaining`).
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on_stack.add(root)
-        frames: list[tuple[int, Iterator[int]]] = [
-            (root, (t for t in successors[root] if t in remaining))
-        ]
-        while frames:
-            v, children = frames[-1]
-            advanced = False
-            for w in children:
-                if w not in index:
-                    index[w] = low[w] = counter
-                    counter += 1
-                    stack.append(w)
-                    on_stack.add(w)
-                    frames.append((w, (t for t in successors[w] if t in remaining)))
-                    advanced = True
-                    break
-                if w in on_stack:
-                    low[v] = min(low[v], index[w])
-            if advanced:
-                continue
-            frames.pop()
-            if frames:
-                parent = frames[-1][0]
-                low[parent] = min(low[parent], low[v])
-            if low[v] == index[v]:
-                component = []
-                while True:
-                    w = stack.pop()
-                    on_stack.discard(w)
-                    component.append(w)
-                    if w == v:
-                        break
-                if len(component) > 1 or v in successors[v]:
-                    components.append(sorted(component))
-    components.sort(key=lambda c: c[0])
-    return components
 
 
 # --------------------------------------------------------------------------
@@ -581,7 +297,7 @@ def _pipeline_order(nodes: list[Any], edges: Any) -> list[int]:
         if isinstance(source, str) and isinstance(target, str):
             if source in first_index and target in first_index:
                 successors[first_index[source]].append(first_index[target])
-    order, left = _topological_order(successors)
+    order, left = topological_order(successors)
     return order + left
 
 
@@ -665,7 +381,7 @@ def check_publishable(config: object) -> None:
         validate(config)
     except FlowctlError as exc:
         raise InvalidConfig(
-            f"draft is not valid ({_count(len(exc.problems))}): fix them and publish again",
+            f"draft is not valid ({count_problems(len(exc.problems))}): fix them and publish again",
             exc.problems,
         ) from exc
 
@@ -685,5 +401,5 @@ def _missing_method_path(config: dict[str, Any]) -> str:
         for i in _pipeline_order(nodes, config.get("edges")):
             if nodes[i].get("type") == "score":
                 key = "data" if "data" in nodes[i] and "config" not in nodes[i] else "config"
-                return _path(("nodes", i, key, "method"))
+                return json_path(("nodes", i, key, "method"))
     return "stages.scoring.method"
