@@ -8,15 +8,15 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import settings
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
-from flowctl.cli import app
+from flowctl.cli.app import app
 
 # Hypothesis is deterministic unless asked otherwise: the default profile
 # derives every example from the test itself (derandomize) and keeps no
@@ -32,7 +32,7 @@ settings.load_profile(os.environ.get("FLOWCTL_HYPOTHESIS_PROFILE", "deterministi
 
 def examples(count: int) -> int:
     """`count` examples under the default profile, scaled up by the long one."""
-    return count * max(1, settings.default.max_examples // 100)
+    return count * max(1, settings.default.max_examples // 100)  # type: ignore[union-attr]  # stub: Optional
 
 
 EPOCH = "1773585000"  # 2026-03-15T14:30:00Z
@@ -77,10 +77,11 @@ class Run:
         self.store = store
         self.runner = CliRunner()
 
-    def __call__(self, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> Any:
+    def __call__(self, *args: str, input: str | bytes | None = None,
+                 env: Mapping[str, str | None] | None = None) -> Result:
         return self.runner.invoke(app, ["--store", str(self.store), *args], input=input, env=env)
 
-    def json(self, *args: str, input: str | None = None) -> Any:
+    def json(self, *args: str, input: str | bytes | None = None) -> Any:
         """Run with --json, assert success, return the parsed stdout."""
         result = self(*args, "--json", input=input)
         assert result.exit_code == 0, (result.exit_code, result.stdout, result.stderr)
@@ -130,8 +131,12 @@ def publish_series(run: Run, config_dir: Path, key: str, count: int) -> None:
         assert result.exit_code == 0, result.output
 
 
+PublishVersions = Callable[[str, int], None]
+"""The type of the `publish_versions` fixture: `publish_versions(key, count)`."""
+
+
 @pytest.fixture
-def publish_versions(run: Run, tmp_path: Path) -> Callable[[str, int], None]:
+def publish_versions(run: Run, tmp_path: Path) -> PublishVersions:
     """Create flow `key` and publish versions 1..n, version i with topN = i."""
 
     def make(key: str, count: int) -> None:
@@ -195,7 +200,8 @@ def flow_dir(store: Path, key: str, tenant: str = "default") -> Path:
 
 def read_head(store: Path, key: str, tenant: str = "default") -> dict[str, Any]:
     """The flow's head, flow.json, parsed."""
-    return json.loads((flow_dir(store, key, tenant) / "flow.json").read_text(encoding="utf-8"))
+    head: dict[str, Any] = json.loads((flow_dir(store, key, tenant) / "flow.json").read_text(encoding="utf-8"))
+    return head
 
 
 def audit_lines(store: Path, key: str, tenant: str = "default") -> list[dict[str, Any]]:
@@ -207,7 +213,7 @@ def audit_lines(store: Path, key: str, tenant: str = "default") -> list[dict[str
 # -- checking failures -------------------------------------------------------------
 
 
-def assert_error(result: Any, code: int, *fragments: str, problems: bool | None = None) -> None:
+def assert_error(result: Result, code: int, *fragments: str, problems: bool | None = None) -> None:
     """Exit `code`, nothing on stdout, stderr one `flowctl: error:` line (plus indented
     problem lines) naming every one of `fragments`, and no traceback.
 

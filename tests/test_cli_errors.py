@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
+
+from flowctl.cli.app import app
 
 from conftest import PREFIX, Run, assert_error, build_template, copy_template, scored, tree_bytes, write_config
-from flowctl.cli import app
 
 CODES = {2: "bad-input", 3: "not-found", 4: "conflict", 5: "invalid-config", 6: "forbidden",
          7: "busy", 8: "integrity", 70: "internal"}
@@ -26,14 +27,14 @@ def all_paths(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*")}
 
 
-def assert_json_error(result: Any, code: int, *fragments: str) -> dict[str, Any]:
+def assert_json_error(result: Result, code: int, *fragments: str) -> dict[str, Any]:
     """Exit `code`; stdout empty; stderr exactly one JSON object {"error": {code, exit, message[, errors]}}."""
     assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1 and result.stderr.endswith("\n"), result.stderr
     body = json.loads(result.stderr)
     assert list(body) == ["error"]
-    error = body["error"]
+    error: dict[str, Any] = body["error"]
     assert list(error)[:3] == ["code", "exit", "message"]
     assert set(error) <= {"code", "exit", "message", "errors"}
     assert error["code"] == CODES[code] and error["exit"] == code

@@ -12,9 +12,20 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from conftest import (EPOCH, HEAD_FIELDS, Run, assert_error, audit_lines, flow_dir, read_head, scored,
-                      tree_bytes, write_config)
-from flowctl.cli import app
+from flowctl.cli.app import app
+
+from conftest import (
+    EPOCH,
+    HEAD_FIELDS,
+    Run,
+    assert_error,
+    audit_lines,
+    flow_dir,
+    read_head,
+    scored,
+    tree_bytes,
+    write_config,
+)
 
 ID_RE = re.compile(r"flow_[0-9a-f]{12}\Z")
 
@@ -350,13 +361,13 @@ class TestList:
         assert run("create", "paused-one", "--name", "p", "--status", "paused", env=at(100)).exit_code == 0
         assert run("create", "arch-one", "--name", "x", "--status", "archived", env=at(200)).exit_code == 0
 
-    EXPECTED = ["act-new", "act-old", "d-new", "d-tie-a", "d-tie-b", "d-old", "paused-one", "arch-one"]
+    EXPECTED = ("act-new", "act-old", "d-new", "d-tie-a", "d-tie-b", "d-old", "paused-one", "arch-one")
 
     def test_list_order_status_then_newest_then_key(self, run: Run, tmp_path: Path) -> None:
         """list orders by status (active, draft, paused, archived), updatedAt newest first, then key."""
         self._populate(run, tmp_path)
         page = run.json("list")
-        assert keys_of(page) == self.EXPECTED
+        assert keys_of(page) == list(self.EXPECTED)
         assert page["pagination"] == {"total": 8, "limit": 25, "hasMore": False, "nextCursor": None}
         assert all(list(flow) == HEAD_FIELDS for flow in page["data"])
 
@@ -386,7 +397,7 @@ class TestList:
                 assert page["pagination"]["nextCursor"] is None
                 break
             args = ["list", "--limit", str(limit), "--cursor", page["pagination"]["nextCursor"]]
-        assert seen == self.EXPECTED
+        assert seen == list(self.EXPECTED)
 
     @pytest.mark.parametrize("cursor", ["garbage", "W10", "e30", "!!!", "WzEsMl0"])
     def test_bad_cursor_is_bad_input(self, run: Run, cursor: str) -> None:

@@ -5,16 +5,30 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import (ENTRY_FIELDS, HEAD_FIELDS, SNAPSHOT_FIELDS, Run, assert_error, audit_lines, build_template,
-                      copy_template, flow_dir, publish_series, read_head, run_process, scored, tree_bytes,
-                      write_config)
+from conftest import (
+    ENTRY_FIELDS,
+    HEAD_FIELDS,
+    SNAPSHOT_FIELDS,
+    PublishVersions,
+    Run,
+    assert_error,
+    audit_lines,
+    build_template,
+    copy_template,
+    flow_dir,
+    publish_series,
+    read_head,
+    run_process,
+    scored,
+    tree_bytes,
+    write_config,
+)
 
 # -- local helpers -------------------------------------------------------------
 
@@ -126,7 +140,7 @@ def test_rollback_without_version_after_explicit_rollback(run: Run, five: str) -
     assert body["flow"]["draftConfig"] == scored(5)
 
 
-def test_rollback_with_only_v1_is_not_found(run: Run, store: Path, publish_versions: Callable) -> None:
+def test_rollback_with_only_v1_is_not_found(run: Run, store: Path, publish_versions: PublishVersions) -> None:
     """With only v1 published there is no earlier version: exit 3, nothing written."""
     publish_versions("f", 1)
     before = tree_bytes(store)
@@ -142,7 +156,7 @@ def test_rollback_never_published_is_not_found(run: Run) -> None:
 
 
 def test_rollback_to_same_config_as_active_is_conflict(run: Run, store: Path, tmp_path: Path,
-                                                        publish_versions: Callable) -> None:
+                                                        publish_versions: PublishVersions) -> None:
     """When the active version already has N's config, rollback exits 4 and no version is written."""
     publish_versions("f", 2)
     set_draft(run, tmp_path, "f", scored(1))
@@ -223,7 +237,7 @@ def test_publish_human_output_names_version(run: Run, tmp_path: Path) -> None:
     assert "Published f v1" in result.stdout
 
 
-def test_publish_equal_config_is_new_version(run: Run, store: Path, publish_versions: Callable) -> None:
+def test_publish_equal_config_is_new_version(run: Run, store: Path, publish_versions: PublishVersions) -> None:
     """Publishing a draft equal to the active config still writes latest+1 (a deliberate re-release)."""
     publish_versions("f", 2)
     head = run.json("publish", "f", "-m", "again")
@@ -284,7 +298,8 @@ def test_stale_row_version_after_concurrent_update(run: Run, store: Path, tmp_pa
 # -- dry runs --------------------------------------------------------------------
 
 
-def test_publish_dry_run_writes_nothing(run: Run, store: Path, publish_versions: Callable, tmp_path: Path) -> None:
+def test_publish_dry_run_writes_nothing(run: Run, store: Path, publish_versions: PublishVersions,
+                                        tmp_path: Path) -> None:
     """publish --dry-run prints the version it would write and the diff; the store is unchanged."""
     publish_versions("f", 2)
     set_draft(run, tmp_path, "f", scored(9))

@@ -4,15 +4,17 @@ stores or tenants; import checks the history and never overwrites a flow."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from conftest import Run, tree_bytes
+from conftest import PublishVersions, Run, tree_bytes
 
 
 @pytest.fixture
-def exported(run: Run, publish_versions, tmp_path: Path) -> Path:
+def exported(run: Run, publish_versions: PublishVersions, tmp_path: Path) -> Path:
     """Flow `f` with v1..v3, rolled back to v1 (so v4), exported to bundle.json."""
     publish_versions("f", 3)
     assert run("rollback", "f", "--version", "1", "-m", "bad").exit_code == 0
@@ -39,7 +41,7 @@ class TestExport:
         assert [e["action"] for e in bundle["audit"]] == (
             ["create"] + ["update", "publish"] * 3 + ["rollback"])
 
-    def test_export_refuses_a_damaged_snapshot(self, run: Run, publish_versions, store: Path) -> None:
+    def test_export_refuses_a_damaged_snapshot(self, run: Run, publish_versions: PublishVersions, store: Path) -> None:
         """A bundle never carries a snapshot that fails its checksum: exit 8."""
         publish_versions("f", 1)
         path = store / "flows" / "default" / "f" / "versions" / "000001.json"
@@ -141,12 +143,13 @@ class TestImport:
         assert run("--tenant", "t", "verify").exit_code == 0
 
     def test_json_output(self, run: Run, exported: Path) -> None:
+        """`import --json` prints the imported flow's head: the target tenant, the same key, all 4 versions."""
         head = run.json("--tenant", "t", "import", str(exported))
         assert (head["tenantId"], head["key"], head["latestVersion"]) == ("t", "f", 4)
 
 
 class TestBadBundles:
-    def edit(self, exported: Path, change) -> Path:
+    def edit(self, exported: Path, change: Callable[[dict[str, Any]], object]) -> Path:
         bundle = json.loads(exported.read_text())
         change(bundle)
         exported.write_text(json.dumps(bundle))
@@ -162,7 +165,8 @@ class TestBadBundles:
         assert tree_bytes(store) == before
 
     def test_gap_in_numbering_exits_8(self, run: Run, exported: Path) -> None:
-        def drop_v2(bundle: dict) -> None:
+        """A bundle with a hole in its version numbering (v2 dropped) is refused as damaged history (exit 8)."""
+        def drop_v2(bundle: dict[str, Any]) -> None:
             del bundle["versions"][1]
         self.edit(exported, drop_v2)
         result = run("--tenant", "t", "import", str(exported))
@@ -178,7 +182,8 @@ class TestBadBundles:
         (lambda b: b["flow"].update(rowVersion="3"), "rowVersion"),
         (lambda b: b["audit"].append({"what": "x"}), "audit[8]: must be an object starting with"),
     ])
-    def test_malformed_bundle_exits_2(self, run: Run, exported: Path, change, expected: str) -> None:
+    def test_malformed_bundle_exits_2(self, run: Run, exported: Path, change: Callable[[dict[str, Any]], object],
+                                      expected: str) -> None:
         """Shape problems are bad input, each named by its place in the bundle."""
         self.edit(exported, change)
         result = run("--tenant", "t", "import", str(exported))
@@ -186,10 +191,12 @@ class TestBadBundles:
         assert expected in result.stderr
 
     def test_not_json(self, run: Run, tmp_path: Path) -> None:
+        """A bundle file that is not valid JSON is bad input (exit 2), not an internal error."""
         path = tmp_path / "x.json"
         path.write_text("{")
         assert run("import", str(path)).exit_code == 2
 
     def test_bad_key_exits_2(self, run: Run, exported: Path) -> None:
+        """An invalid `--key` for the imported flow (`Bad/Key`) is bad input (exit 2)."""
         result = run("--tenant", "t", "import", str(exported), "--key", "Bad/Key")
         assert result.exit_code == 2

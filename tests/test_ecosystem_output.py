@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Run
+from conftest import PublishVersions, Run
 
 ESCAPE = re.compile(r"\x1b\[")
 # A terminal that would get colour: rich honours FORCE_COLOR even through CliRunner's pipe.
@@ -18,7 +18,7 @@ COLOUR_TERMINAL = {"NO_COLOR": None, "TERM": "xterm-256color", "FORCE_COLOR": "1
 
 
 @pytest.fixture
-def released(run: Run, publish_versions) -> str:
+def released(run: Run, publish_versions: PublishVersions) -> str:
     publish_versions("f", 2)
     assert run("update", "f", "--set", "/nodes/rank/config/topN=9").exit_code == 0
     return "f"
@@ -60,7 +60,7 @@ def test_empty_no_color_does_not_count(run: Run, released: str) -> None:
 
 
 @pytest.mark.parametrize("args", [("versions", "f"), ("list",), ("history", "f")])
-def test_tables_fit_80_columns(run: Run, publish_versions, args: tuple[str, ...]) -> None:
+def test_tables_fit_80_columns(run: Run, publish_versions: PublishVersions, args: tuple[str, ...]) -> None:
     """Long notes and names wrap inside 80 columns; timestamps stay whole on one line."""
     publish_versions("f", 1)
     long = "a release note long enough that it cannot possibly fit on one line of an eighty column terminal"
@@ -74,6 +74,7 @@ def test_tables_fit_80_columns(run: Run, publish_versions, args: tuple[str, ...]
 
 
 def test_json_keeps_iso_timestamps(run: Run, released: str) -> None:
+    """JSON output keeps the stored ISO-8601 timestamps (only tables switch to the human form)."""
     assert run.json("versions", "f")["versions"][0]["publishedAt"] == "2026-03-15T14:30:00.000Z"
     assert run.json("history", "f")[0]["at"] == "2026-03-15T14:30:00.000Z"
 

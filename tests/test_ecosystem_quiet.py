@@ -53,9 +53,9 @@ def test_quiet_in_a_real_shell_substitution(store: Path) -> None:
     if shutil.which("sh") is None:
         pytest.skip("needs sh")
     exe = flowctl_exe()
-    script = (f'"$F" create f --name F -q >/dev/null && '
-              f'"$F" update f --set \'/nodes/score/config/method="m"\' -q >/dev/null && '
-              f'v=$("$F" publish f -q) && echo "published v$v"')
+    script = ('"$F" create f --name F -q >/dev/null && '
+              '"$F" update f --set \'/nodes/score/config/method="m"\' -q >/dev/null && '
+              'v=$("$F" publish f -q) && echo "published v$v"')
     result = subprocess.run(["sh", "-c", script], env={"F": exe, "FLOWCTL_STORE": str(store), "PATH": "/usr/bin:/bin",
                                                         "SOURCE_DATE_EPOCH": "1773585000", "FLOWCTL_ACTOR": "t"},
                             capture_output=True, text=True, timeout=120)

@@ -8,7 +8,6 @@ import json
 import tomllib
 from pathlib import Path
 
-
 from conftest import Run, scored, write_config
 
 
@@ -64,6 +63,7 @@ def test_diff_reads_a_toml_file(run: Run, flow: str, tmp_path: Path) -> None:
 
 
 def test_invalid_toml_exits_2(run: Run, flow: str, tmp_path: Path) -> None:
+    """A .toml config that does not parse is bad input (exit 2) saying "not valid TOML", not a crash."""
     path = tmp_path / "bad.toml"
     path.write_text("nodes = [\n")
     result = run("update", flow, "--config", str(path))

@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
+from typer.testing import Result
+
 from conftest import PREFIX, Run, assert_error, read_head, scored, write_config
 
 # Characters that would start a new line, or hide in one: C0, DEL, C1, U+2028/U+2029.
 BREAKERS = "\n\r\t\x0b\x0c\x1b\x1c\x1e\x7f\x85\x9b\u2028\u2029"
 
 
-def one_line_error(result: Any, code: int = 2) -> str:
+def one_line_error(result: Result, code: int = 2) -> str:
     """Assert exactly one stderr line (by str.splitlines, the strictest reading) and return it."""
     assert result.exit_code == code, (result.exit_code, result.stderr)
     lines = result.stderr.splitlines()

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from flowctl.cli import app
-from flowctl.cli.app import COMMAND_MODULES
+from flowctl.cli.app import COMMAND_MODULES, app
 
 
 def help_text(*args: str) -> str:
@@ -35,4 +34,5 @@ def test_command_help_has_description_and_example(name: str) -> None:
 
 
 def test_top_level_help_has_an_example() -> None:
+    """`flowctl --help` itself teaches by example (the credit-card-nba rollback), not only by a command list."""
     assert 'Example: flowctl rollback credit-card-nba --version 3 --notes "v4 mis-scored"' in help_text()

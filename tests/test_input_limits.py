@@ -14,17 +14,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Run, assert_error, flowctl_exe, read_head, scored, tree_bytes, write_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from typer.testing import Result
 
 from flowctl import tomlio
+
+from conftest import Run, assert_error, flowctl_exe, read_head, scored, tree_bytes, write_config
 
 HUGE = "1" + "0" * 5000  # past Python's 4300-digit limit for int()
 LEAKS = ("set_int_max_str_digits", "utf-8-sig", "Traceback", "internal error")
 
 
-def refused(result: Any, *fragments: str) -> None:
+def refused(result: Result, *fragments: str) -> None:
     """Exit 2 with one error line naming `fragments`, and no Python internals."""
     assert_error(result, 2, *fragments, problems=False)
     assert not any(leak in result.stderr for leak in LEAKS), result.stderr
@@ -235,7 +237,8 @@ def test_duplicate_top_level_key_is_refused(run: Run, flow: str, tmp_path: Path,
     """`{"nodes": [...], "nodes": []}` exits 2 instead of silently keeping the last (empty) list."""
     before = read_head(store, flow)
     text = '{"version": 2, "nodes": ' + json.dumps(scored()["nodes"]) + ', "nodes": []}'
-    refused(run("update", flow, "--config", with_config(tmp_path, text)), 'c.json: duplicate key "nodes" at the top level')
+    refused(run("update", flow, "--config", with_config(tmp_path, text)),
+            'c.json: duplicate key "nodes" at the top level')
     assert read_head(store, flow) == before
 
 

@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Run, flowctl_exe, scored, tree_bytes, write_config
 
 from flowctl import jsonio
 from flowctl.flows import Flows
 from flowctl.store import Store
+
+from conftest import PublishVersions, Run, flowctl_exe, scored, tree_bytes, write_config
 
 WORKERS = 8
 PUBLISHES_EACH = 50
@@ -106,7 +107,7 @@ class Reader(threading.Thread):
                 seen = head["latestVersion"]
                 self.reads += 1
                 time.sleep(0.01)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
+        except BaseException as exc:
             self.error = exc
 
 
@@ -251,7 +252,7 @@ def _race(store: Path, commands: list[list[str]]) -> list[subprocess.CompletedPr
     procs = [subprocess.Popen([flowctl_exe(), "--store", str(store), *args], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for args in commands]
     results = []
-    for proc, args in zip(procs, commands):
+    for proc, args in zip(procs, commands, strict=False):
         out, err = proc.communicate(timeout=60)
         results.append(subprocess.CompletedProcess(args, proc.returncode, out, err))
     return results
@@ -298,7 +299,7 @@ def _hold(path: Path) -> int:
     ["rollback", "f", "--version", "1"],
     ["delete", "f", "--yes"],
 ])
-def test_held_lock_gives_busy_exit_7(run: Run, store: Path, publish_versions, args: list[str]) -> None:
+def test_held_lock_gives_busy_exit_7(run: Run, store: Path, publish_versions: PublishVersions, args: list[str]) -> None:
     """While another process holds the flow's lock, a write waits --lock-timeout,
     then exits 7 saying the flow is busy and to retry; nothing is written, and
     readers are not blocked (they take no lock)."""
@@ -336,7 +337,8 @@ def test_held_tenant_lock_makes_create_busy(store: Path) -> None:
     assert not (store / "flows" / "default" / "x").exists()
 
 
-def test_sigkilled_lock_holder_never_blocks_the_next_writer(run: Run, store: Path, publish_versions) -> None:
+def test_sigkilled_lock_holder_never_blocks_the_next_writer(run: Run, store: Path,
+                                                            publish_versions: PublishVersions) -> None:
     """A process killed while holding the lock leaves the lock file behind but no
     lock: the kernel drops it, and the next writer goes through at once."""
     publish_versions("f", 1)
@@ -367,7 +369,8 @@ def test_sigkilled_lock_holder_never_blocks_the_next_writer(run: Run, store: Pat
     assert_verified(store)
 
 
-def test_waiting_writer_does_not_write_into_a_deleted_flow(run: Run, store: Path, publish_versions) -> None:
+def test_waiting_writer_does_not_write_into_a_deleted_flow(run: Run, store: Path,
+                                                           publish_versions: PublishVersions) -> None:
     """A writer waiting on the lock of a flow that is deleted meanwhile finds it
     gone (exit 3) instead of writing into the moved-away directory."""
     publish_versions("f", 1)
@@ -382,13 +385,13 @@ def test_waiting_writer_does_not_write_into_a_deleted_flow(run: Run, store: Path
         journal.delete_flow(files)  # what `delete` does under the lock
     finally:
         os.close(fd)
-    out, err = waiting.communicate(timeout=60)
+    _out, err = waiting.communicate(timeout=60)
     assert waiting.returncode == 3, err
     assert "Traceback" not in err
     assert sorted(p.name for p in (store / "flows" / "default").iterdir()) == [".tenant.lock"]
 
 
-def test_lock_timeout_that_is_not_a_number_of_seconds(run: Run, store: Path, publish_versions) -> None:
+def test_lock_timeout_that_is_not_a_number_of_seconds(run: Run, store: Path, publish_versions: PublishVersions) -> None:
     """--lock-timeout nan would never time out on a held lock: it is bad input (exit 2)."""
     publish_versions("f", 1)
     fd = _hold(store / "flows" / "default" / "f" / "flow.lock")

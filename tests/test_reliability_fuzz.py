@@ -16,14 +16,16 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Run, examples, flowctl_exe, scored, tree_bytes, write_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from typer.testing import Result
+
+from conftest import Run, examples, flowctl_exe, scored, tree_bytes, write_config
 
 DOCUMENTED = {0, 1, 2, 3, 4, 5, 7, 8, 74}
 READ_ONLY = {"show", "versions", "list", "diff", "verify", "history", "export"}
@@ -57,7 +59,8 @@ class Target:
             cfg = write_config(self.inputs / f"seed{i}.json", scored(top_n=i))
             assert self.run("update", "f", "--config", cfg).exit_code == 0
             assert self.run("publish", "f", "-m", f"release {i}").exit_code == 0
-        assert self.run("update", "f", "--config", write_config(self.inputs / "seed3.json", scored(top_n=3))).exit_code == 0
+        draft = write_config(self.inputs / "seed3.json", scored(top_n=3))
+        assert self.run("update", "f", "--config", draft).exit_code == 0
         assert self.run("create", "g", "--name", "G").exit_code == 0
         self.flow_id = self.run.json("show", "f")["id"]
         self.pristine = tmp_path / "pristine"
@@ -76,7 +79,7 @@ class Target:
         return str(path)
 
     def check(self, args: list[str], input: bytes | None = None, env: dict[str, str] | None = None,
-              then: Any = None) -> Any:
+              then: Callable[[Result], object] | None = None) -> Result:
         """Run one input and assert the contract; `then(result)` may look at the store
         before it is restored (if the input changed it legitimately)."""
         COUNT["inputs"] += 1
@@ -129,7 +132,8 @@ def count_inputs() -> Iterator[None]:
 # --------------------------------------------------------------------------
 
 # What argv can carry: any text but NUL-free surrogates (tested with real processes below).
-any_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+# mypy infers a tuple display as tuple[str], not the stub's Collection[CategoryName] (a Literal).
+any_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)  # type: ignore[arg-type]
 nasty_names = st.sampled_from([
     "", ".", "..", "../f", "f/..", "/etc/passwd", "/", "a/b", "a\\b", "F", "Flow", "f\x00", "a\x00b",
     "x" * 255, "x" * 256, "x" * 4096, ".hidden", "-f", "--json", "a..b", "f.", "f-", "f_", "ＦＬＯＷ",
@@ -203,7 +207,8 @@ def config_files(draw: st.DrawFn) -> tuple[str, bytes]:
         return ".json", valid[:cut] + b"\x00" + valid[cut:]
     if kind == "utf8":
         cut = draw(st.integers(0, len(valid)))
-        return ".json", valid[:cut] + draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xf8\x88"])) + valid[cut:]
+        bad = draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xf8\x88"]))
+        return ".json", valid[:cut] + bad + valid[cut:]
     if kind == "bom":
         return ".json", b"\xef\xbb\xbf" + valid
     if kind == "toml":
@@ -212,7 +217,8 @@ def config_files(draw: st.DrawFn) -> tuple[str, bytes]:
         depth = draw(st.sampled_from([65, 1000, 100_000]))
         return ".toml", ("a = " + "[" * depth + "]" * depth + "\n").encode()
     if kind == "huge-number":
-        return ".json", b'{"version": 2, "nodes": [{"id": "r", "type": "rank", "config": {"topN": 1' + b"0" * 5000 + b"}}]}"
+        huge = b"1" + b"0" * 5000
+        return ".json", b'{"version": 2, "nodes": [{"id": "r", "type": "rank", "config": {"topN": ' + huge + b"}}]}"
     if kind == "duplicate-keys":
         return ".json", b'{"version": 2, "version": 3, "nodes": [], "nodes": {}}'
     return ".json", b""

@@ -16,23 +16,25 @@ import copy
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
 import pytest
-from conftest import examples, scored
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from flowctl import journal, pipeline
 from flowctl.errors import Conflict, FlowctlError, InvalidConfig, NotFound
-from flowctl.flows import Flows
-from flowctl.store import Store
+from flowctl.flows import Flows, Release
 from flowctl.repair import repair
+from flowctl.store import Store
 from flowctl.verify import Verifier
+
+from conftest import examples, scored
 
 KEYS = ("alpha", "beta", "gamma")
 NAMES = ("Alpha", "Beta")
@@ -78,7 +80,7 @@ class FlowMachine(RuleBasedStateMachine):
 
     # -- helpers ---------------------------------------------------------------
 
-    def _expect(self, error: type[FlowctlError] | None, call: Any) -> Any:
+    def _expect(self, error: type[FlowctlError] | None, call: Callable[[], Any]) -> Any:
         STEPS["count"] += 1
         if error is None:
             return call()
@@ -203,6 +205,7 @@ class FlowMachine(RuleBasedStateMachine):
     def do_release(self, key: str, op: str, version: int | None, row: str, cut: str | None) -> None:
         flow = self.model.get(key)
         row_version = None if row == "none" or flow is None else flow.row_version + (row == "wrong")
+        call: Callable[[], Release]
         if op == "publish":
             call = lambda: self.flows.publish(key, notes="published", row_version=row_version)  # noqa: E731
         else:
@@ -236,8 +239,8 @@ class FlowMachine(RuleBasedStateMachine):
 
     def _cut(self, key: str, where: str) -> Any:
         """Patch the protocol so the release stops where a kill would stop it."""
-        files = self.flows.store.flow_files("default", key)
-        new_version = len(self.model[key].versions) + 1
+        self.flows.store.flow_files("default", key)
+        len(self.model[key].versions) + 1
         self.model[key].dirty = True
         if where == "before-commit":
             # Everything up to the commit is written (audit intent, index line,
@@ -294,7 +297,7 @@ class FlowMachine(RuleBasedStateMachine):
             assert head["latestVersion"] == len(flow.versions)
             assert head["rowVersion"] == flow.row_version
             assert [entry["version"] for entry in entries] == list(range(1, len(flow.versions) + 1))
-            for entry, expected in zip(entries, flow.versions):
+            for entry, expected in zip(entries, flow.versions, strict=False):
                 assert (entry["notes"], entry["source"]) == (expected["notes"], expected["source"])
             for number, expected in enumerate(flow.versions, start=1):
                 assert self.flows.config(key, number) == expected["config"]

@@ -1,9 +1,11 @@
 """The first things a newcomer does work end to end."""
 
-from conftest import Run, run_process
+from pathlib import Path
+
+from conftest import PublishVersions, Run, run_process
 
 
-def test_seed_scenario_rollback_appends_a_version(run: Run, publish_versions) -> None:
+def test_seed_scenario_rollback_appends_a_version(run: Run, publish_versions: PublishVersions) -> None:
     """publish v1..v5, rollback to 3 → v6 equals v3 and is active."""
     publish_versions("f", 5)
     result = run.json("rollback", "f", "--version", "3", "-m", "v4 mis-scored")
@@ -14,7 +16,7 @@ def test_seed_scenario_rollback_appends_a_version(run: Run, publish_versions) ->
     assert v6["notes"] == "Rollback to v3: v4 mis-scored"
 
 
-def test_installed_entry_point_runs(store) -> None:
+def test_installed_entry_point_runs(store: Path) -> None:
     """The console script is installed and finds the store from --store."""
     result = run_process("--store", str(store), "list", "--json")
     assert result.returncode == 0, result.stderr

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Run
+from conftest import PublishVersions, Run
 
 PROBE = """
 import json, sys
@@ -29,7 +29,8 @@ def heavy_modules(args: list[str], cwd: Path, env: dict[str, str] | None = None)
     result = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args)], cwd=cwd, env=env,
                             capture_output=True, text=True, timeout=60)
     line = [ln for ln in result.stderr.splitlines() if ln.startswith("HEAVY=")][-1]
-    return json.loads(line.removeprefix("HEAVY="))
+    heavy: list[str] = json.loads(line.removeprefix("HEAVY="))
+    return heavy
 
 
 @pytest.mark.parametrize(
@@ -42,13 +43,14 @@ def heavy_modules(args: list[str], cwd: Path, env: dict[str, str] | None = None)
         ["list", "--json"],
     ],
 )
-def test_read_paths_import_neither_pydantic_nor_rich(run: Run, publish_versions, store: Path, args) -> None:
+def test_read_paths_import_neither_pydantic_nor_rich(run: Run, publish_versions: PublishVersions, store: Path,
+                                                     args: list[str]) -> None:
     """`show/versions/list --json` and `--version` never load the heavy libraries."""
     publish_versions("f", 2)
     assert heavy_modules(["--store", str(store), *args], cwd=store) == []
 
 
-def test_publish_does_load_pydantic_for_validation(run: Run, publish_versions, store: Path) -> None:
+def test_publish_does_load_pydantic_for_validation(run: Run, publish_versions: PublishVersions, store: Path) -> None:
     """The probe really sees imports: a publish validates with pydantic."""
     publish_versions("f", 1)
     assert "pydantic" in heavy_modules(["--store", str(store), "publish", "f"], cwd=store)

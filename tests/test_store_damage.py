@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PREFIX, Run, audit_lines, flow_dir, scored, tree_bytes, write_config
+from typer.testing import Result
 
 from flowctl.store import STAGING_DIR, TEMP_FILE
+
+from conftest import PREFIX, Run, audit_lines, flow_dir, scored, tree_bytes, write_config
 
 FLOW = Path("flows/default/f")
 
@@ -34,7 +36,7 @@ def verify(run: Run, *args: str) -> tuple[int, list[dict[str, str]]]:
     return result.exit_code, json.loads(result.stdout)["problems"]
 
 
-def one_error_line(result: Any, code: int, *fragments: str) -> None:
+def one_error_line(result: Result, code: int, *fragments: str) -> None:
     assert result.exit_code == code, (result.exit_code, result.output)
     assert result.stderr.startswith(PREFIX) and result.stderr.count("\n") == 1, result.stderr
     assert "internal error" not in result.stderr and "Traceback" not in result.output
@@ -108,6 +110,8 @@ def test_a_complete_last_audit_line_without_its_newline_is_kept(run: Run, store:
 
 
 def test_repair_adds_the_missing_newline(run: Run, store: Path, five: Path) -> None:
+    """`verify --repair` adds back the audit log's lost final newline (byte-identical result) and
+    exits 0 with nothing left to report."""
     audit = five / "audit.jsonl"
     original = audit.read_bytes()
     audit.write_bytes(original.rstrip(b"\n"))
@@ -203,7 +207,7 @@ def _lines(directory: Path) -> list[bytes]:
 @pytest.mark.parametrize("edit, expected", [
     (lambda lines: lines[:3] + lines[4:], "line(s) before it are missing"),
     (lambda lines: lines[:-1], "ends at rowVersion"),
-    (lambda lines: lines[:3] + [lines[2]] + lines[3:], "a second publish line for v1"),
+    (lambda lines: [*lines[:3], lines[2], *lines[3:]], "a second publish line for v1"),
 ], ids=["middle line deleted", "last line deleted", "publish line duplicated"])
 def test_verify_finds_missing_and_duplicated_audit_lines(run: Run, store: Path, five: Path,
                                                          edit: Callable[[list[bytes]], list[bytes]],
@@ -234,7 +238,7 @@ def _stale_index_line(directory: Path) -> None:
     index.write_bytes(b"".join(lines))
 
 
-DAMAGE: dict[str, Callable[[Path], None]] = {
+DAMAGE: dict[str, Callable[[Path], object]] = {
     "notes and publishedBy edited in a snapshot": _flip_notes,
     "index line stale (audit and snapshot agree)": _stale_index_line,
     "index deleted": lambda d: (d / "versions.jsonl").unlink(),
@@ -293,7 +297,7 @@ def test_a_store_path_that_is_a_file_is_bad_input(run: Run, tmp_path: Path, wher
     target.write_text("root:x:0:0\n")
     from typer.testing import CliRunner
 
-    from flowctl.cli import app
+    from flowctl.cli.app import app
 
     args = ["--store", str(target), "list"] if where == "option" else ["list"]
     env = {"FLOWCTL_STORE": str(target)} if where == "environment" else None
@@ -305,7 +309,7 @@ def test_init_over_a_file_is_bad_input(tmp_path: Path, target: str) -> None:
     """`flowctl init FILE`, `init /dev/null`, `init FILE/sub`: exit 2 with a plain message."""
     from typer.testing import CliRunner
 
-    from flowctl.cli import app
+    from flowctl.cli.app import app
 
     (tmp_path / "file").write_text("x")
     path = target if target.startswith("/") else str(tmp_path / target)

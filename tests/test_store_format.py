@@ -9,17 +9,27 @@ import re
 import shutil
 import subprocess
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from conftest import (ENTRY_FIELDS, HEAD_FIELDS, SNAPSHOT_FIELDS, Run, audit_lines, flow_dir, scored, tree_bytes,
-                      write_config)
-from flowctl.cli import app
+from flowctl.cli.app import app
 from flowctl.store import FlowFiles
+
+from conftest import (
+    ENTRY_FIELDS,
+    HEAD_FIELDS,
+    SNAPSHOT_FIELDS,
+    Run,
+    audit_lines,
+    flow_dir,
+    scored,
+    tree_bytes,
+    write_config,
+)
 
 AUDIT_OPTIONAL = ["version", "restoredVersion", "previousVersion", "notes", "changes"]
 STAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z\Z")
@@ -270,7 +280,7 @@ def test_version_index_matches_snapshots(run: Run, store: Path, tmp_path: Path) 
     lines = (flow_dir(store, "alpha") / "versions.jsonl").read_text(encoding="utf-8").splitlines()
     items = run.json("versions", "alpha")["versions"]
     assert [json.loads(line) for line in lines] == items
-    for line, item in zip(lines, items):
+    for line, item in zip(lines, items, strict=False):
         assert list(json.loads(line)) == ENTRY_FIELDS
         assert line == json.dumps(item, ensure_ascii=False, separators=(",", ":"))
         snap = load(flow_dir(store, "alpha") / "versions" / f"{item['version']:06d}.json")
@@ -327,7 +337,7 @@ def test_timestamps_from_real_clock(run: Run) -> None:
     result = run("create", "f", "--name", "F", "--json", env={"SOURCE_DATE_EPOCH": None})
     stamp = json.loads(result.stdout)["createdAt"]
     assert STAMP.match(stamp), stamp
-    moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
+    moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
     assert start - 1 <= moment <= time.time() + 1
 
 

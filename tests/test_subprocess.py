@@ -9,8 +9,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from flowctl.cli.app import app
+
 from conftest import Run, run_process, scored, write_config
-from flowctl.cli import app
 
 
 def test_global_options_after_the_command(store: Path) -> None:

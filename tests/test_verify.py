@@ -14,10 +14,11 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from conftest import Run, scored, tree_bytes, write_config
 
 from flowctl import journal
 from flowctl.store import Store
+
+from conftest import PublishVersions, Run, scored, tree_bytes, write_config
 
 FLOW = Path("flows/default/f")
 
@@ -38,7 +39,7 @@ def crash_after_commit(*args: Any) -> None:
 
 
 @pytest.fixture
-def damaged(run: Run, store: Path, publish_versions) -> Path:
+def damaged(run: Run, store: Path, publish_versions: PublishVersions) -> Path:
     """Flow f with v1..v4 and a clean witness g with v1..v2; returns f's directory."""
     publish_versions("f", 4)
     publish_versions("g", 2)
@@ -110,10 +111,12 @@ def test_clean_store_exits_0_with_a_summary(run: Run, damaged: Path) -> None:
 
 
 def test_empty_store_is_clean(run: Run) -> None:
+    """A freshly initialised store with no flows verifies clean (exit 0, no problems)."""
     assert_clean(run)
 
 
 def test_repair_of_a_clean_store_changes_nothing(run: Run, store: Path, damaged: Path) -> None:
+    """`verify --repair` on an undamaged store exits 0 and leaves every byte of the store unchanged."""
     before = tree_bytes(store)
     assert run("verify", "--repair").exit_code == 0
     assert tree_bytes(store) == before
@@ -141,6 +144,7 @@ def test_flipped_byte_in_a_snapshot(run: Run, store: Path, damaged: Path) -> Non
 
 
 def test_byte_flip_that_breaks_the_json(run: Run, damaged: Path) -> None:
+    """A snapshot whose first byte is corrupted is named as not valid JSON (exit 8)."""
     path = damaged / "versions" / "000001.json"
     raw = bytearray(path.read_bytes())
     raw[0] ^= 0xFF
@@ -149,6 +153,8 @@ def test_byte_flip_that_breaks_the_json(run: Run, damaged: Path) -> None:
 
 
 def test_deleted_snapshot_is_a_gap(run: Run, damaged: Path) -> None:
+    """A deleted snapshot is named as missing, a gap in 1..latest, for its flow only; reading it
+    exits 8 and --repair cannot recreate it."""
     (damaged / "versions" / "000002.json").unlink()
     found = assert_named(run, "flows/default/f/versions/000002.json", "missing", "gap in 1..4")
     assert {p["flow"] for p in found} == {"f"}
@@ -202,11 +208,13 @@ def test_snapshot_far_beyond_latest(run: Run, damaged: Path) -> None:
 
 
 def test_snapshot_that_names_another_version(run: Run, damaged: Path) -> None:
+    """A snapshot whose `version` field disagrees with its file name is named."""
     edit_json(damaged / "versions" / "000003.json", version=2)
     assert_named(run, "flows/default/f/versions/000003.json", "says version 2")
 
 
 def test_unexpected_file_in_versions(run: Run, damaged: Path) -> None:
+    """A file in versions/ that is not a snapshot is named as unexpected."""
     (damaged / "versions" / "notes.txt").write_text("hello\n")
     assert_named(run, "flows/default/f/versions/notes.txt", "unexpected file")
 
@@ -222,6 +230,8 @@ def test_git_merge_conflict_in_a_snapshot(run: Run, damaged: Path) -> None:
 
 
 def test_git_merge_conflict_in_the_head_and_audit(run: Run, damaged: Path) -> None:
+    """Merge-conflict markers in flow.json (and audit.jsonl) make the head not valid JSON: named
+    under flow f, and `show` exits 8."""
     head = damaged / "flow.json"
     head.write_text("<<<<<<< HEAD\n" + head.read_text(encoding="utf-8") + "=======\n>>>>>>> other\n")
     audit = damaged / "audit.jsonl"
@@ -237,6 +247,8 @@ def test_git_merge_conflict_in_the_head_and_audit(run: Run, damaged: Path) -> No
 
 
 def test_head_with_latest_version_beyond_the_snapshots(run: Run, damaged: Path) -> None:
+    """A head whose latestVersion runs past the snapshots names the missing range, the index and
+    the missing audit release lines."""
     edit_json(damaged / "flow.json", latestVersion=6)
     found = assert_named(run, "flows/default/f/versions/000005.json", "versions 5..6 are missing", "gap in 1..6")
     assert any(p["path"] == "flows/default/f/versions.jsonl" for p in found)
@@ -244,6 +256,7 @@ def test_head_with_latest_version_beyond_the_snapshots(run: Run, damaged: Path) 
 
 
 def test_head_with_active_version_out_of_range(run: Run, damaged: Path) -> None:
+    """An activeVersion above latestVersion, or 0, is named as not a published version."""
     edit_json(damaged / "flow.json", activeVersion=7)
     assert_named(run, "flows/default/f/flow.json", "activeVersion 7 is not a published version")
     edit_json(damaged / "flow.json", activeVersion=0)
@@ -251,6 +264,7 @@ def test_head_with_active_version_out_of_range(run: Run, damaged: Path) -> None:
 
 
 def test_head_active_without_a_release(run: Run, damaged: Path) -> None:
+    """A null activeVersion on a flow that has releases is named."""
     edit_json(damaged / "flow.json", activeVersion=None)
     assert_named(run, "flows/default/f/flow.json", "activeVersion is null")
 
@@ -263,6 +277,7 @@ def test_head_with_fields_of_the_wrong_type(run: Run, damaged: Path) -> None:
 
 
 def test_head_that_is_not_an_object(run: Run, damaged: Path) -> None:
+    """A flow.json holding valid JSON that is not an object is named as not a flow head."""
     (damaged / "flow.json").write_text("[1, 2]\n")
     assert_named(run, "flows/default/f/flow.json", "not a flow head")
 
@@ -278,6 +293,7 @@ def test_head_with_a_huge_latest_version(run: Run, damaged: Path) -> None:
 
 
 def test_head_field_order(run: Run, damaged: Path) -> None:
+    """A head with its fields out of SPEC order is named (the on-disk format fixes the order)."""
     head = json.loads((damaged / "flow.json").read_bytes())
     reordered = dict(reversed(list(head.items())))
     (damaged / "flow.json").write_text(json.dumps(reordered, indent=2) + "\n")
@@ -296,6 +312,7 @@ def test_head_of_another_flow(run: Run, store: Path, damaged: Path) -> None:
 
 
 def test_torn_audit_line_is_named_and_repaired(run: Run, store: Path, damaged: Path) -> None:
+    """A torn last audit line is named, and --repair drops it, restoring the log byte for byte."""
     audit = damaged / "audit.jsonl"
     original = audit.read_bytes()
     audit.write_bytes(original + b'{"at":"2026-03-15T14:3')
@@ -316,6 +333,7 @@ def test_truncated_audit_log_loses_release_lines(run: Run, damaged: Path) -> Non
 
 
 def test_audit_line_that_is_not_json(run: Run, damaged: Path) -> None:
+    """An audit line that is not JSON is named with its 1-based line number."""
     audit = damaged / "audit.jsonl"
     lines = audit.read_bytes().splitlines(keepends=True)
     lines[1] = b"this is not json\n"
@@ -360,6 +378,7 @@ def test_uncommitted_audit_line_is_dropped_by_repair(run: Run, store: Path, dama
 
 
 def test_missing_audit_log(run: Run, damaged: Path) -> None:
+    """A deleted audit log is named as missing or empty."""
     (damaged / "audit.jsonl").unlink()
     assert_named(run, "flows/default/f/audit.jsonl", "missing or empty")
 
@@ -371,6 +390,8 @@ def test_missing_audit_log(run: Run, damaged: Path) -> None:
 
 @pytest.mark.parametrize("damage", ["missing", "truncated", "torn", "garbage", "short", "long"])
 def test_damaged_index_is_rebuilt_byte_identical(run: Run, store: Path, damaged: Path, damage: str) -> None:
+    """Any damage to versions.jsonl is named, readers still use the snapshots, and --repair rebuilds
+    the index byte-identical."""
     index = damaged / "versions.jsonl"
     original = index.read_bytes()
     lines = original.splitlines(keepends=True)
@@ -446,6 +467,8 @@ def test_repair_never_removes_what_flowctl_did_not_make(run: Run, store: Path, d
 
 
 def test_symlink_out_of_the_store(run: Run, store: Path, damaged: Path, tmp_path: Path) -> None:
+    """A symlink leading out of the store is named; --repair leaves it for a person and writes nothing
+    through it."""
     outside = tmp_path / "outside"
     outside.mkdir()
     (damaged / "elsewhere").symlink_to(outside)
@@ -474,6 +497,7 @@ def test_symlinked_flow_directory_out_of_the_store(run: Run, store: Path, damage
 
 
 def test_symlink_loop_inside_a_flow(run: Run, damaged: Path) -> None:
+    """A symlink loop inside a flow directory is named under that flow, without hanging or crashing."""
     (damaged / "loop").symlink_to(damaged / "loop")
     found = assert_named(run, "flows/default/f/loop")
     assert all(p["flow"] == "f" for p in found)
@@ -516,6 +540,7 @@ def test_verify_one_flow(run: Run, store: Path, damaged: Path) -> None:
 
 
 def test_repair_one_flow_leaves_the_others(run: Run, store: Path, damaged: Path) -> None:
+    """`verify f --repair` repairs f only: damage in g stays and is still reported."""
     g_audit = store / "flows/default/g/audit.jsonl"
     f_audit = damaged / "audit.jsonl"
     g_audit.write_bytes(g_audit.read_bytes() + b"{")
@@ -526,6 +551,7 @@ def test_repair_one_flow_leaves_the_others(run: Run, store: Path, damaged: Path)
 
 
 def test_every_problem_is_listed_not_only_the_first(run: Run, store: Path, damaged: Path) -> None:
+    """verify lists every problem across flows and files, not just the first one found."""
     (damaged / "versions" / "000001.json").unlink()
     (damaged / "versions.jsonl").unlink()
     (store / "flows/default/g/audit.jsonl").write_bytes(b"")
@@ -537,24 +563,28 @@ def test_every_problem_is_listed_not_only_the_first(run: Run, store: Path, damag
 
 def test_progress_bar_for_large_stores(run: Run, store: Path, damaged: Path) -> None:
     """On a terminal, a store with many snapshots gets a (transient) rich progress bar."""
+    from flowctl import verify
     from flowctl.cli import inspect_commands
     from flowctl.verify import Verifier
 
-    verifier = Verifier(Store.open(store), "default")
     advanced: list[int] = []
+    bar = inspect_commands._ProgressBar()
     with mock.patch.object(Verifier, "snapshot_count", return_value=5000), \
             mock.patch("rich.progress.Progress.advance", lambda self, task, done: advanced.append(done)):
-        findings = inspect_commands._check_with_progress(verifier, ["f", "g"], None, show=True)
-    assert findings == []
+        keys, findings = verify.run(Store.open(store), "default", progress=bar.start)
+        bar.stop()
+    assert (keys, findings) == (["f", "g"], [])
     assert sum(advanced) == 6  # one tick per snapshot checked
 
 
 def test_verify_in_other_tenant_sees_nothing_of_default(run: Run, damaged: Path) -> None:
+    """verify under another tenant does not look at (or report) the default tenant's damage."""
     (damaged / "versions" / "000001.json").unlink()
     assert_clean(run, "--tenant", "other")
 
 
 def test_verify_writes_nothing_without_repair(run: Run, store: Path, damaged: Path) -> None:
+    """Without --repair, verify changes nothing: the store's bytes and a stray temp file stay as they were."""
     (damaged / "versions.jsonl").unlink()
     (damaged / ".flow.json.tmp-1-2").write_text("x")
     before = tree_bytes(store)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from conftest import Run, scored, tree_bytes, write_config
+from conftest import PublishVersions, Run, scored, tree_bytes, write_config
 
 
 def test_snapshot_from_another_branch_is_reported_and_not_repaired_away(
-    run: Run, publish_versions, store: Path, tmp_path: Path
+    run: Run, publish_versions: PublishVersions, store: Path, tmp_path: Path
 ) -> None:
     """Branches A and B both publish v2; taking B's snapshot into A's flow
     directory leaves the index and audit log disagreeing with it: verify

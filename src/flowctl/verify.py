@@ -73,6 +73,27 @@ def record_problems(record: Any, shape: type, label: str) -> list[str]:
     return problems
 
 
+def run(store: Store, tenant: str, only: str | None = None, *, repair: bool = False, lock_timeout: float = 10.0,
+        progress: Callable[[int], Callable[[int], None] | None] | None = None) -> tuple[list[str], list[Finding]]:
+    """`flowctl verify [FLOW] [--repair]`: repair first if asked, then check the
+    tenant (or the one flow `only`). Returns the keys checked and the findings.
+
+    `progress(total)`, if given, is called with the number of snapshots to
+    re-hash and may return a callback advanced once per snapshot.
+    """
+    if repair:
+        from .repair import repair as repair_tenant  # repair builds on this module
+
+        repair_tenant(store, tenant, only, lock_timeout)
+    verifier = Verifier(store, tenant, lock_timeout=lock_timeout)
+    keys = [only] if only else store.flow_keys(tenant)
+    if progress is not None:
+        advance = progress(verifier.snapshot_count(keys))
+        if advance is not None:
+            verifier.progress = advance
+    return keys, verifier.check_tenant(only)
+
+
 class FlowState:
     """What the checks of one flow learn on the way, for the checks after them."""
 
