@@ -38,20 +38,20 @@ def examples(count: int) -> int:
 EPOCH = "1773585000"  # 2026-03-15T14:30:00Z
 
 PREFIX = "flowctl: error: "
-"""How every human-readable error line on stderr starts (SPEC §6)."""
+"""How every human-readable error line on stderr starts (docs/contract.md §6)."""
 
 HEAD_FIELDS = [
     "id", "tenantId", "key", "name", "description", "kind", "status", "autoAssembly",
     "draftConfig", "activeVersion", "latestVersion", "rowVersion", "createdAt", "createdBy",
     "updatedAt", "updatedBy",
 ]
-"""The fields of a flow head (flow.json, `show --json`), in SPEC §3 order."""
+"""The fields of a flow head (flow.json, `show --json`), in docs/contract.md §3 order."""
 
 SNAPSHOT_FIELDS = [
     "flowId", "tenantId", "key", "version", "publishedAt", "publishedBy", "notes", "source",
     "summary", "configSha256", "configSnapshot",
 ]
-"""The fields of a version snapshot (versions/NNNNNN.json), in SPEC §3 order."""
+"""The fields of a version snapshot (versions/NNNNNN.json), in docs/contract.md §3 order."""
 
 ENTRY_FIELDS = ["version", "publishedAt", "publishedBy", "notes", "source", "summary"]
 """The fields of one version-index entry (versions.jsonl, `versions --json`), in order."""

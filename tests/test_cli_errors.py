@@ -1,5 +1,5 @@
 """Failures: exit codes, one stderr line, --json error objects, no tracebacks,
-the store untouched, hostile names refused before any file is touched (SPEC §2, §6)."""
+the store untouched, hostile names refused before any file is touched (docs/contract.md §2, §6)."""
 
 from __future__ import annotations
 
@@ -144,7 +144,7 @@ def _argv(args: list[str], tmp_path: Path) -> list[str]:
                          ids=[" ".join(a) for a, _, _ in ERROR_TABLE + PROBLEM_TABLE])
 def test_error_is_one_line_and_store_untouched(run: Run, populated: Path, tmp_path: Path,
                                                args: list[str], code: int, fragments: tuple[str, ...]) -> None:
-    """Each failure exits with its SPEC §6 code, prints one `flowctl: error:` line (plus one
+    """Each failure exits with its docs/contract.md §6 code, prints one `flowctl: error:` line (plus one
     indented line per config problem), nothing on stdout, no traceback, and changes no byte."""
     argv = _argv(args, tmp_path)
     before = tree_bytes(populated)

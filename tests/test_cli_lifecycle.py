@@ -1,4 +1,4 @@
-"""init, create, update, list, delete and show through the real CLI (SPEC §1–§5)."""
+"""init, create, update, list, delete and show through the real CLI (docs/contract.md §1–§5)."""
 
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ class TestInit:
 
 class TestCreate:
     def test_create_writes_head_with_default_draft(self, run: Run, store: Path) -> None:
-        """create: head fields in SPEC §3 order, rowVersion 1, nothing published, default draft."""
+        """create: head fields in docs/contract.md §3 order, rowVersion 1, nothing published, default draft."""
         head = run.json("create", "credit-card-nba", "--name", "Credit card NBA")
         assert list(head) == HEAD_FIELDS
         assert ID_RE.match(head["id"]), head["id"]
@@ -464,7 +464,7 @@ class TestDelete:
 
 class TestShow:
     def test_show_head_json(self, run: Run) -> None:
-        """show --json prints the head record, fields in SPEC §3 order."""
+        """show --json prints the head record, fields in docs/contract.md §3 order."""
         created = run.json("create", "f", "--name", "F")
         shown = run.json("show", "f")
         assert shown == created and list(shown) == HEAD_FIELDS

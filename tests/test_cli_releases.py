@@ -1,4 +1,4 @@
-"""publish, versions and rollback: new versions, history kept, preconditions (SPEC §3, §5, §7)."""
+"""publish, versions and rollback: new versions, history kept, preconditions (docs/contract.md §3, §5, §7)."""
 
 from __future__ import annotations
 

@@ -114,7 +114,7 @@ class TestImport:
         assert "id 'flow_" in result.stderr and "--id" in result.stderr
 
     def test_key_equal_to_an_existing_id_is_refused(self, run: Run, exported: Path) -> None:
-        """SPEC §2: a new key may not equal an existing id either."""
+        """docs/contract.md §2: a new key may not equal an existing id either."""
         run("--tenant", "t", "create", "flow-x", "--name", "x", "--id", "taken")
         result = run("--tenant", "t", "import", str(exported), "--key", "taken")
         assert result.exit_code == 4

@@ -350,7 +350,7 @@ def test_empty_node_id() -> None:
 
 
 def test_unknown_node_type() -> None:
-    """An unknown node type is a structural error that lists every known type in SPEC order."""
+    """An unknown node type is a structural error that lists every known type in contract order."""
     assert problems_of(v2(node("a", "qualify"), node("b", "scorer")), InvalidConfig) == [
         'nodes[1].type: unknown node type "scorer" '
         "(expected one of candidate_source, enrich, qualify, filter, score, rank, output)"
@@ -679,7 +679,7 @@ def test_summary_v2_node_count_ignores_stages() -> None:
 
 
 def test_default_draft_shape() -> None:
-    """A new flow's draft is exactly the five-node v2 pipeline of the SPEC (topN 5, no method)."""
+    """A new flow's draft is exactly the five-node v2 pipeline of the contract (topN 5, no method)."""
     draft = pipeline.default_draft()
     assert draft == {
         "version": 2,

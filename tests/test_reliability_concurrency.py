@@ -1,4 +1,4 @@
-"""Concurrency through the real CLI (SPEC §7): the installed `flowctl` runs as
+"""Concurrency through the real CLI (docs/contract.md §7): the installed `flowctl` runs as
 separate processes, as users and CI jobs run it.
 
 - 8 processes × 50 publishes of one flow give versions exactly 1..400;

@@ -1,4 +1,4 @@
-"""Kill at every write point (SPEC §7): every operation is all-or-nothing.
+"""Kill at every write point (docs/contract.md §7): every operation is all-or-nothing.
 
 The real CLI runs in a child process whose os-level mutating calls
 (`os.write`, `os.fsync`, `os.replace`, `os.link`, `os.rename`, `os.unlink`,

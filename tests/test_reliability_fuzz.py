@@ -1,4 +1,4 @@
-"""Hostile input (SPEC §2, §6, §7): generated garbage for every command's
+"""Hostile input (docs/contract.md §2, §6, §7): generated garbage for every command's
 arguments and input files.
 
 For every input: the exit code is one of the documented ones (70 would be an
@@ -401,7 +401,7 @@ def test_import_never_creates_a_flow_that_verify_rejects(target: Target) -> None
                                   "", " ", ".dot", "-dash", "é"])
 @pytest.mark.parametrize("where", ["key", "id", "tenant", "flow"])
 def test_bad_names_exit_2_and_touch_nothing(target: Target, name: str, where: str) -> None:
-    """Every name rule (SPEC §2): exit 2 (or, for a FLOW that cannot name a flow, 2/3), nothing written."""
+    """Every name rule (docs/contract.md §2): exit 2 (or, for a FLOW that cannot name a flow, 2/3), nothing written."""
     if where == "key":
         args = ["create", name, "--name", "x"]
     elif where == "id":

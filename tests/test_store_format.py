@@ -1,4 +1,4 @@
-"""The files on disk: layout, field order, bytes, immutability, index, audit (SPEC §1, §3, §4)."""
+"""The files on disk: layout, field order, bytes, immutability, index, audit (docs/contract.md §1, §3, §4)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def load(path: Path) -> Any:
 
 
 def canonical_sha256(config: Any) -> str:
-    """SPEC §3's configSha256, computed independently of flowctl."""
+    """docs/contract.md §3's configSha256, computed independently of flowctl."""
     text = json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -141,7 +141,7 @@ def test_init_keeps_existing_gitignore_lines(tmp_path: Path) -> None:
 
 
 def test_head_file_format(run: Run, store: Path, tmp_path: Path) -> None:
-    """flow.json: pretty UTF-8 JSON, fields in SPEC §3 order, equal to show --json."""
+    """flow.json: pretty UTF-8 JSON, fields in docs/contract.md §3 order, equal to show --json."""
     build(run, tmp_path)
     head = assert_pretty(flow_dir(store, "alpha") / "flow.json")
     assert list(head) == HEAD_FIELDS

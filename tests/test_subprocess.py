@@ -1,4 +1,5 @@
-"""The installed `flowctl` as a real process: entry points, store discovery, exit codes (SPEC §1, §5, §6)."""
+"""The installed `flowctl` as a real process: entry points, store discovery, exit codes
+(docs/contract.md §1, §5, §6)."""
 
 from __future__ import annotations
 
@@ -69,7 +70,7 @@ def test_store_from_environment_and_precedence(tmp_path: Path, store: Path) -> N
 
 
 def test_exit_codes_of_the_real_process(run: Run, store: Path, tmp_path: Path) -> None:
-    """The process exit status is the SPEC §6 code: 0, 2, 3 (no store, mentions `flowctl init`), 4, 5."""
+    """The process exit status is the docs/contract.md §6 code: 0, 2, 3 (no store, mentions `flowctl init`), 4, 5."""
     s = ["--store", str(store)]
     assert run_process(*s, "create", "f", "--name", "F").returncode == 0
     usage = run_process(*s, "list", "--no-such-option")

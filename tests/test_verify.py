@@ -293,7 +293,7 @@ def test_head_with_a_huge_latest_version(run: Run, damaged: Path) -> None:
 
 
 def test_head_field_order(run: Run, damaged: Path) -> None:
-    """A head with its fields out of SPEC order is named (the on-disk format fixes the order)."""
+    """A head with its fields out of contract order is named (the on-disk format fixes the order)."""
     head = json.loads((damaged / "flow.json").read_bytes())
     reordered = dict(reversed(list(head.items())))
     (damaged / "flow.json").write_text(json.dumps(reordered, indent=2) + "\n")

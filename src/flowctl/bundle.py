@@ -6,7 +6,7 @@ A bundle is one JSON (or TOML) document::
      "flow": <head>, "versions": [<snapshot v1>, ...], "audit": [<entry>, ...]}
 
 It moves a flow between stores or tenants. Import trusts nothing: the
-records must have their SPEC §3 shape (exit 2 otherwise), and the history
+records must have their docs/contract.md §3 shape (exit 2 otherwise), and the history
 must hold together, every snapshot matching its configSha256, numbered
 1..N, agreeing with the head (exit 8 otherwise, as `verify` would say of a
 store). The flow is then re-stamped with its new tenant (and key, and id if
@@ -35,7 +35,7 @@ BUNDLE_VERSION = 1
 MAX_BUNDLE_BYTES = 512 * 1024 * 1024  # a long history: far beyond one config's limit
 _HEAD_FIELDS = tuple(records.Head.__annotations__)
 _SNAPSHOT_FIELDS = tuple(records.Snapshot.__annotations__)
-_NULLABLE = {"activeVersion"}  # the only top-level record field that may be null (SPEC §3)
+_NULLABLE = {"activeVersion"}  # the only top-level record field that may be null (docs/contract.md §3)
 _AUDIT_FIRST = ("at", "actor", "action", "rowVersion")
 
 
@@ -98,7 +98,7 @@ def import_flow(
 
 
 def _read_bundle(document: Any, source: str) -> tuple[records.Head, list[records.Snapshot], list[dict[str, Any]]]:
-    """The bundle's records in SPEC field order; BadInput listing every flaw of shape."""
+    """The bundle's records in contract field order; BadInput listing every flaw of shape."""
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise BadInput(f"{source}: not a flowctl bundle (no \"format\": \"{FORMAT}\"): "
                        "make one with `flowctl export FLOW`")
@@ -125,7 +125,7 @@ def _read_bundle(document: Any, source: str) -> tuple[records.Head, list[records
 
 
 def _record(value: Any, fields: tuple[str, ...], shape: type, where: str, problems: list[Problem]) -> Any:
-    """`value` with its fields in SPEC order (a TOML file may reorder them and
+    """`value` with its fields in contract order (a TOML file may reorder them and
     leave nulls out); its missing, unknown and mistyped fields added to `problems`."""
     from .verify import record_problems
 
@@ -183,7 +183,7 @@ def _check_history(
 
 
 def _check_free(flows: Flows, key: str, flow_id: str, *, key_given: bool) -> None:
-    """Under the tenant lock: neither the key nor the id may be a key or id of the tenant (SPEC §2)."""
+    """Under the tenant lock: neither the key nor the id may be a key or id of the tenant (docs/contract.md §2)."""
     owners: dict[str, str] = {}
     for existing in flows.store.flow_keys(flows.tenant):
         owners[existing] = existing

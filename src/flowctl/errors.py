@@ -1,4 +1,4 @@
-"""Every failure flowctl reports, each carrying its exit code from SPEC §6.
+"""Every failure flowctl reports, each carrying its exit code from docs/contract.md §6.
 
 The core raises these and never prints or exits; the CLI turns one into a
 single stderr line (or one JSON object with --json) and its exit code.
@@ -20,7 +20,7 @@ class Problem(NamedTuple):
 
 
 class FlowctlError(Exception):
-    """Base of every expected failure; `exit_code` and `code` come from SPEC §6."""
+    """Base of every expected failure; `exit_code` and `code` come from docs/contract.md §6."""
 
     exit_code = 70
     code = "internal"

@@ -321,7 +321,8 @@ def import_flow(files: FlowFiles, head: Head, snapshots: list[Snapshot], audit: 
         for snapshot in snapshots:
             append_line(staged.snapshot(snapshot["version"]), jsonio.encode(snapshot))
         if snapshots:
-            append_line(staged.version_index, b"".join(jsonio.compact_line(records.version_entry(s)) for s in snapshots))
+            entries = b"".join(jsonio.compact_line(records.version_entry(s)) for s in snapshots)
+            append_line(staged.version_index, entries)
         write_atomic(staged.head, jsonio.encode(head))
         append_line(staged.audit, b"".join(jsonio.compact_line(entry) for entry in audit))
         fsync_dir(staged.versions)

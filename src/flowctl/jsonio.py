@@ -1,7 +1,7 @@
 """How flowctl writes and reads JSON/TOML, in one place.
 
 Stored files are UTF-8, 2-space indent, one trailing newline, keys in the
-order given, so writing the same content twice gives the same bytes (SPEC §1).
+order given, so writing the same content twice gives the same bytes (docs/contract.md §1).
 Input documents (configs, stdin, --set values, @FILE, bundles) are bounded
 in size and depth so hostile files cannot exhaust memory or the stack, and
 must be storable: no duplicate keys, no lone surrogates, finite numbers only.
@@ -57,7 +57,7 @@ def compact_line(data: Any) -> bytes:
 
 
 def config_sha256(config: Any) -> str:
-    """Hex SHA-256 of a config in compact canonical form (SPEC §3)."""
+    """Hex SHA-256 of a config in compact canonical form (docs/contract.md §3)."""
     import hashlib  # only writes and verify hash; reads stay light
 
     canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -11,7 +11,7 @@ import re
 
 from .errors import BadInput
 
-# 1–N chars of a-z 0-9 . _ -, starting with a letter or digit (SPEC §2).
+# 1–N chars of a-z 0-9 . _ -, starting with a letter or digit (docs/contract.md §2).
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]*\Z")
 KEY_MAX = 255
 TENANT_MAX = 63

@@ -1,6 +1,6 @@
 """The three records of the store: flow head, version snapshot, audit entry.
 
-Records are plain dicts whose key order is the field order of SPEC §3, so
+Records are plain dicts whose key order is the field order of docs/contract.md §3, so
 they serialise byte-stably. The TypedDicts document the shape (and let
 `verify` check it with pydantic); building and reading them costs nothing
 on the read paths, which import neither pydantic nor rich.
@@ -274,7 +274,7 @@ def version_entry(snapshot: Snapshot | dict[str, Any]) -> VersionEntry:
 
 
 def audit_entry(at: str, actor: str, action: str, row_version: int, **extra: Any) -> dict[str, Any]:
-    """One audit line: at, actor, action, rowVersion, then what applies (SPEC §3)."""
+    """One audit line: at, actor, action, rowVersion, then what applies (docs/contract.md §3)."""
     entry: dict[str, Any] = {"at": at, "actor": actor, "action": action, "rowVersion": row_version}
     for field in ("version", "restoredVersion", "previousVersion", "notes", "changes"):
         if extra.get(field) is not None:

@@ -2,7 +2,7 @@
 
 Every path inside a store is built here and nowhere else. Every write goes
 through `write_atomic`, `create_exclusive` or `append_line`, which follow
-the protocol of SPEC §7: temp file in the same directory, fsync, rename (or
+the protocol of docs/contract.md §7: temp file in the same directory, fsync, rename (or
 link, for files that must never be overwritten), fsync of the directory.
 """
 
@@ -233,7 +233,7 @@ class FileLock:
 
 
 class FlowFiles(NamedTuple):
-    """The files of one flow (SPEC §1)."""
+    """The files of one flow (docs/contract.md §1)."""
 
     dir: Path
 
@@ -366,7 +366,7 @@ class Store(NamedTuple):
         return files
 
     def check_inside(self, path: Path) -> None:
-        """Refuse a path whose symlinks lead outside the store root (SPEC §7)."""
+        """Refuse a path whose symlinks lead outside the store root (docs/contract.md §7)."""
         try:
             resolved = path.resolve()
         except (OSError, RuntimeError):

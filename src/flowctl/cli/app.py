@@ -55,7 +55,7 @@ commands = typer.Typer()
 
 class FlowctlGroup(TyperGroup):
     """The app's click group: builds commands on demand and turns every
-    failure into SPEC §6's one line and exit code."""
+    failure into docs/contract.md §6's one line and exit code."""
 
     def list_commands(self, ctx: Any) -> list[str]:
         return list(COMMAND_MODULES)
