@@ -1,4 +1,8 @@
-"""Tests of flowctl.diff: the structural, node-aware config diff."""
+"""Tests of flowctl.diff (the structural, node-aware config diff), its text
+views in flowctl.diff_text and the JSON Pointers of flowctl.jsonpointer.
+
+Completeness is proven by replay: tests/replay.py applies a change list
+back, and the result must equal the new config."""
 
 from __future__ import annotations
 
@@ -9,19 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flowctl import diff as diff_module
-from flowctl.diff import (
-    apply_changes,
-    diff_configs,
-    summary_line,
-    text_lines,
-    to_json,
-    unified,
-)
+from flowctl import diff_text, jsonpointer
+from flowctl.diff import Change, Config, diff_configs, to_json
+from flowctl.diff_text import summary_line, text_lines, unified
+from replay import apply_changes
+
+from conftest import examples
 
 # ---------------------------------------------------------------------------
 # "config equality": what apply_changes(A, diff_configs(A, B)) must match B by
@@ -37,11 +38,11 @@ def _strict_equal(a: Any, b: Any) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_strict_equal(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_strict_equal(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_strict_equal(x, y) for x, y in zip(a, b, strict=True))
     return type(a) is type(b) and a == b
 
 
-def _node_map(nodes: Any) -> dict[str, dict] | None:
+def _node_map(nodes: Any) -> dict[str, Config] | None:
     if not isinstance(nodes, list) or not all(isinstance(n, dict) and isinstance(n.get("id"), str) for n in nodes):
         return None
     by_id = {n["id"]: n for n in nodes}
@@ -59,17 +60,17 @@ def _edge_set(edges: Any) -> set[tuple[str, str]] | None:
     return pairs
 
 
-def _normal(node: dict) -> dict:
+def _normal(node: Config) -> Config:
     if "data" in node and "config" not in node:
         return {("config" if k == "data" else k): v for k, v in node.items()}
     return node
 
 
-def _edgeless(config: dict) -> bool:
+def _edgeless(config: Config) -> bool:
     return config.get("edges") is None or config.get("edges") == []
 
 
-def config_equal(result: dict | None, expected: dict | None, original: dict | None) -> bool:
+def config_equal(result: Config | None, expected: Config | None, original: Config | None) -> bool:
     """Config equality: nodes as an id map (data ~ config), edges as a set,
     and, when `expected` is edge-less, the relative order of the nodes common
     to `original` and `expected` as in `expected`; everything else exactly."""
@@ -97,7 +98,7 @@ def config_equal(result: dict | None, expected: dict | None, original: dict | No
     return True
 
 
-def roundtrip_ok(a: dict | None, b: dict | None) -> bool:
+def roundtrip_ok(a: Config | None, b: Config | None) -> bool:
     return config_equal(apply_changes(a, diff_configs(a, b)), b, a)
 
 
@@ -106,23 +107,23 @@ def roundtrip_ok(a: dict | None, b: dict | None) -> bool:
 # ---------------------------------------------------------------------------
 
 
-def node(node_id: str, node_type: str = "score", **config: Any) -> dict:
+def node(node_id: str, node_type: str = "score", **config: Any) -> Config:
     return {"id": node_id, "type": node_type, "config": dict(config)}
 
 
-def edge(source: str, target: str, **extra: Any) -> dict:
+def edge(source: str, target: str, **extra: Any) -> Config:
     return {"source": source, "target": target, **extra}
 
 
-def v2(nodes: list[dict], edges: list[dict] | None = None, **rest: Any) -> dict:
-    config: dict[str, Any] = {"version": 2, "nodes": nodes}
+def v2(nodes: list[Config], edges: list[Config] | None = None, **rest: Any) -> Config:
+    config: Config = {"version": 2, "nodes": nodes}
     if edges is not None:
         config["edges"] = edges
     config.update(rest)
     return config
 
 
-V1 = {
+V1: Config = {
     "stages": {
         "enrichment": {"sources": ["bureau", "crm"]},
         "qualification": {"rules": [{"field": "age", "min": 18}]},
@@ -534,7 +535,7 @@ def test_text_lines_first_publish_lists_nodes_and_edges() -> None:
 def test_text_value_rendering() -> None:
     """Simple words are bare; strings that need it (spaces, look like numbers or
     keywords) are JSON-quoted; absent sides read (none); long values end in …."""
-    changes = [
+    changes: list[Change] = [
         {"op": "replace", "path": "/a", "old": "two words", "new": "5"},
         {"op": "replace", "path": "/b", "old": "true", "new": True},
         {"op": "remove", "path": "/c", "old": None},
@@ -647,8 +648,8 @@ json_objects = st.dictionaries(st.sampled_from(["k", "m", "x/y", "~0"]), json_va
 
 
 @st.composite
-def nodes_for(draw: st.DrawFn, node_id: str) -> dict:
-    result: dict[str, Any] = {"id": node_id}
+def nodes_for(draw: st.DrawFn, node_id: str) -> Config:
+    result: Config = {"id": node_id}
     if draw(st.booleans()):
         result["type"] = draw(st.sampled_from(["score", "rank"]))
     spelling = draw(st.sampled_from(["config", "data", "both", "none"]))
@@ -662,9 +663,9 @@ def nodes_for(draw: st.DrawFn, node_id: str) -> dict:
 
 
 @st.composite
-def v2_configs(draw: st.DrawFn) -> dict:
+def v2_configs(draw: st.DrawFn) -> Config:
     ids = draw(st.lists(st.sampled_from(IDS), unique=True, max_size=len(IDS)))
-    config: dict[str, Any] = {"version": 2, "nodes": [draw(nodes_for(i)) for i in ids]}
+    config: Config = {"version": 2, "nodes": [draw(nodes_for(i)) for i in ids]}
     edges_kind = draw(st.sampled_from(["absent", "empty", "some"]))
     if edges_kind == "empty":
         config["edges"] = []
@@ -691,7 +692,7 @@ any_config = st.none() | v2_configs() | generic_configs
 @pytest.mark.fuzz
 @settings(max_examples=examples(400), suppress_health_check=[HealthCheck.too_slow])
 @given(v2_configs(), v2_configs())
-def test_apply_roundtrip_v2(a: dict, b: dict) -> None:
+def test_apply_roundtrip_v2(a: Config, b: Config) -> None:
     """For random v2 configs, apply_changes(A, diff(A, B)) equals B under config
     equality; diffing the result against B leaves at most moves (the unknown
     positions of added nodes), and nothing at all when B has edges."""
@@ -707,7 +708,7 @@ def test_apply_roundtrip_v2(a: dict, b: dict) -> None:
 @pytest.mark.fuzz
 @settings(max_examples=examples(300))
 @given(any_config, any_config)
-def test_apply_roundtrip_any(a: dict | None, b: dict | None) -> None:
+def test_apply_roundtrip_any(a: Config | None, b: Config | None) -> None:
     """The round trip also holds for generic JSON objects, None and mixed shapes
     (non-node lists under `nodes`, non-edge lists under `edges`)."""
     assert roundtrip_ok(a, b)
@@ -716,7 +717,7 @@ def test_apply_roundtrip_any(a: dict | None, b: dict | None) -> None:
 @pytest.mark.fuzz
 @settings(max_examples=examples(200))
 @given(v2_configs(), st.randoms(use_true_random=False))
-def test_shuffled_edgeless_moves_replay(a: dict, rnd: Any) -> None:
+def test_shuffled_edgeless_moves_replay(a: Config, rnd: Any) -> None:
     """Pure reorders of an edge-less pipeline replay to exactly the new order,
     and the number of moves is the minimum (nodes outside the longest kept run)."""
     a = {k: v for k, v in a.items() if k != "edges"}
@@ -740,7 +741,7 @@ def test_shuffled_edgeless_moves_replay(a: dict, rnd: Any) -> None:
 # ---------------------------------------------------------------------------
 
 
-def _big(n: int) -> list[dict]:
+def _big(n: int) -> list[Config]:
     return [{"id": f"n{i:04d}", "type": "score", "config": {"method": "propensity", "weight": i}} for i in range(n)]
 
 
@@ -785,19 +786,78 @@ def test_large_edgeless_configs() -> None:
 
 
 # ---------------------------------------------------------------------------
+# JSON Pointers and the pointer engine the replay shares with --set/--unset
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("token", ["", "a", "a/b", "~", "~0", "~1", "/~/", "~01"])
+def test_pointer_tokens_round_trip(token: str) -> None:
+    """escape/unescape are inverse (RFC 6901: `~0` is `~`, `~1` is `/`, in that order)."""
+    assert jsonpointer.unescape(jsonpointer.escape(token)) == token
+    assert jsonpointer.split(jsonpointer.join("", token)) == [token]
+    assert jsonpointer.split(jsonpointer.join("/nodes", token)) == ["nodes", token]
+
+
+def test_pointer_split_refuses_non_pointers() -> None:
+    """`""` is the root; anything not starting with `/`, or not a string, is ValueError."""
+    assert jsonpointer.split("") == []
+    assert jsonpointer.split("/") == [""]
+    assert jsonpointer.split("/a~1b/~0") == ["a/b", "~"]
+    for bad in ("a", "nodes/x", None, 3):
+        with pytest.raises(ValueError):
+            jsonpointer.split(bad)
+
+
+def test_edge_segment_is_what_diff_writes_and_set_reads() -> None:
+    """diff names an edge `source->target`; the same token, escaped, is its path."""
+    changes = diff_configs(v2([node("a/b"), node("c")], []), v2([node("a/b"), node("c")], [edge("a/b", "c")]))
+    assert changes == [{"op": "add", "path": "/edges/" + jsonpointer.escape(jsonpointer.edge_segment("a/b", "c")),
+                        "new": edge("a/b", "c")}]
+    assert changes[0]["path"] == "/edges/a~1b->c"
+
+
+def test_engine_ops_with_rfc_6902_meanings() -> None:
+    """`insert` (RFC 6902 add) inserts up to the list's end; `replace` and `set`
+    replace an item, only `set` and `insert` append at `-`; unkeyed, /nodes is
+    positional. Failures raise the error type the caller gives."""
+    from flowctl.pointers import edit_at
+
+    doc: Config = {"l": [1, 2], "nodes": [{"id": "a"}]}
+    edit_at(doc, ["l", "0"], "insert", 0, label="t", keyed=False, error=ValueError)
+    edit_at(doc, ["l", "3"], "insert", 3, label="t", keyed=False, error=ValueError)
+    edit_at(doc, ["l", "-"], "insert", 4, label="t", keyed=False, error=ValueError)
+    edit_at(doc, ["l", "1"], "replace", 9, label="t", keyed=False, error=ValueError)
+    edit_at(doc, ["nodes", "0", "id"], "replace", "b", label="t", keyed=False, error=ValueError)
+    assert doc == {"l": [0, 9, 2, 3, 4], "nodes": [{"id": "b"}]}
+    for segments, op in ((["l", "6"], "insert"), (["l", "5"], "replace"), (["l", "-"], "replace"),
+                         (["l", "-"], "unset"), (["x"], "unset"), (["l", "0", "y"], "set")):
+        with pytest.raises(ValueError):
+            edit_at(doc, segments, op, 1, label="t", keyed=False, error=ValueError)  # type: ignore[arg-type]
+    assert doc == {"l": [0, 9, 2, 3, 4], "nodes": [{"id": "b"}]}
+
+
+# ---------------------------------------------------------------------------
 # Module hygiene
 # ---------------------------------------------------------------------------
 
 
-def test_module_imports_stdlib_only() -> None:
-    """diff.py stays pure: no rich or pydantic (or anything outside the stdlib)."""
+PURE = (diff_module, diff_text, jsonpointer)
+
+
+@pytest.mark.parametrize("module", PURE, ids=lambda m: m.__name__)
+def test_module_imports_stdlib_only(module: Any) -> None:
+    """diff and its text view stay pure, so `diff` pays little start-up: no rich
+    or pydantic, nothing outside the stdlib but each other."""
     import sys
 
-    tree = ast.parse(Path(diff_module.__file__).read_text(encoding="utf-8"))
-    modules = set()
+    siblings = {m.__name__.rpartition(".")[2] for m in PURE}
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    modules: set[str] = set()
     for item in ast.walk(tree):
         if isinstance(item, ast.Import):
             modules.update(alias.name.split(".")[0] for alias in item.names)
+        elif isinstance(item, ast.ImportFrom) and item.level:
+            assert item.module in siblings, f"{module.__name__} imports .{item.module}"
         elif isinstance(item, ast.ImportFrom) and item.module:
             modules.add(item.module.split(".")[0])
     assert modules <= set(sys.stdlib_module_names) | {"__future__"}

@@ -15,6 +15,10 @@ Edits are strict, like RFC 6902's `replace` and `remove`: a path whose
 parent does not exist is an error, not created on the way, so a typo is
 reported instead of written. Nothing here prints or exits; every failure is
 BadInput (exit 2) naming the pointer and what is there instead.
+
+`edit_at` is flowctl's one JSON-Pointer edit engine: besides `--set` and
+`--unset` it has RFC 6902's `add` (`insert`) and `replace`, which the diff
+replay in tests/replay.py uses to prove every diff complete.
 """
 
 from __future__ import annotations
@@ -22,13 +26,17 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Iterable
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterable
+from typing import Any, Literal, NamedTuple
 
 from . import jsonio
-from .diff import _escape, _split
 from .errors import BadInput
 from .jsonio import NOT_TEXT, lone_surrogate, shown
+from .jsonpointer import edge_segment, escape, split
+
+# What an edit does at its pointer: `set`/`unset` are --set/--unset; `insert`
+# and `replace` are RFC 6902's `add` and `replace`, for the diff replay.
+Op = Literal["set", "unset", "insert", "replace"]
 
 _APPEND = "-"
 _MAX_LISTED = 20  # node ids or keys named in one message
@@ -50,6 +58,7 @@ class Edit(NamedTuple):
 
     @property
     def flag(self) -> str:
+        """The option the edit came from, for messages."""
         return "--unset" if self.unset else "--set"
 
 
@@ -114,7 +123,7 @@ def apply(config: Any, edits: Iterable[Edit]) -> Any:
 
 def _segments(pointer: str, flag: str) -> list[str]:
     try:
-        return _split(pointer)
+        return split(pointer)
     except ValueError:
         raise BadInput(
             f"{flag} {shown(pointer)}: a path must be a JSON Pointer starting with '/', "
@@ -126,28 +135,56 @@ def _apply_one(doc: Any, edit: Edit) -> Any:
     segments = _segments(edit.pointer, edit.flag)
     if not segments:
         return copy.deepcopy(edit.value)  # --set '=...' replaces the whole draft
-    walk = _Walk(edit)
+    edit_at(doc, segments, "unset" if edit.unset else "set", edit.value, label=f"{edit.flag} {_display(edit.pointer)}")
+    return doc
+
+
+def edit_at(
+    doc: Any,
+    segments: list[str],
+    op: Op,
+    value: Any = None,
+    *,
+    label: str,
+    keyed: bool = True,
+    error: Callable[[str], Exception] = BadInput,
+) -> None:
+    """Edit `doc` in place at the pointer `segments` (unescaped, not empty).
+
+    `op` is `set` (a key set, a list item replaced, `-` appended), `unset`
+    (the key or item removed; it must be there), `insert` (as `set`, but a
+    list index inserts before that item, the list's length included) or
+    `replace` (as `set`, without `-`). Every segment but the last must exist.
+    With `keyed`, segments are read as docs/contract.md §4.5 says: a node id
+    below `/nodes`, `source->target` below `/edges`, a node's `config` as its
+    `data`; without it every list segment is an index. A failure raises
+    `error("LABEL: what is wrong")`; the value written is a deep copy.
+    """
+    # The root has no parent to edit in: callers replace the document.
+    if not segments:
+        raise ValueError("edit_at needs a path below the root")
+    walk = _Walk(label, op, value, keyed=keyed, error=error)
     parent = doc
     for depth in range(len(segments) - 1):
         parent = walk.child(parent, segments, depth)
     walk.write(parent, segments)
-    return doc
 
 
 class _Walk:
     """Resolves one edit's pointer, one segment at a time, for precise messages."""
 
-    def __init__(self, edit: Edit) -> None:
-        self.edit = edit
+    def __init__(self, label: str, op: Op, value: Any, *, keyed: bool, error: Callable[[str], Exception]) -> None:
+        self.label, self.op, self.value = label, op, value
+        self.keyed, self.error = keyed, error
 
-    def fail(self, reason: str) -> BadInput:
-        return BadInput(f"{self.edit.flag} {_display(self.edit.pointer)}: {reason}")
+    def fail(self, reason: str) -> Exception:
+        return self.error(f"{self.label}: {reason}")
 
     def child(self, parent: Any, segments: list[str], depth: int) -> Any:
         """The value at `segments[depth]` below `parent`, which must exist."""
         where, segment = _prefix(segments, depth), segments[depth]
         if isinstance(parent, dict):
-            key = _dict_key(parent, segment, segments, depth)
+            key = self.dict_key(parent, segment, segments, depth)
             if key not in parent:
                 raise self.fail(f"{where or 'the config'} has no {shown(segment)}{_listing('keys', list(parent))}")
             return parent[key]
@@ -156,13 +193,13 @@ class _Walk:
         raise self.fail(f"{where} is {_kind(parent)}, not an object or a list")
 
     def write(self, parent: Any, segments: list[str]) -> None:
-        """Set or remove the last segment's value in `parent`."""
+        """Write (set, insert, replace) or remove the last segment's value in `parent`."""
         depth = len(segments) - 1
-        segment, edit = segments[depth], self.edit
+        segment = segments[depth]
         if isinstance(parent, dict):
-            key = _dict_key(parent, segment, segments, depth)
-            if not edit.unset:
-                parent[key] = copy.deepcopy(edit.value)  # a new key goes last; an old one keeps its place
+            key = self.dict_key(parent, segment, segments, depth)
+            if self.op != "unset":
+                parent[key] = copy.deepcopy(self.value)  # a new key goes last; an old one keeps its place
             elif key in parent:
                 del parent[key]
             else:
@@ -171,26 +208,29 @@ class _Walk:
             return
         if not isinstance(parent, list):
             raise self.fail(f"{_prefix(segments, depth)} is {_kind(parent)}, not an object or a list")
-        if segment == _APPEND and not edit.unset:
-            parent.append(copy.deepcopy(edit.value))
+        if segment == _APPEND and self.op in ("set", "insert"):
+            parent.append(copy.deepcopy(self.value))
             return
         positions = self.list_positions(parent, segments, depth, for_write=True)
-        if not edit.unset:
-            parent[positions[0]] = copy.deepcopy(edit.value)
-            return
-        for position in reversed(positions):
-            del parent[position]
+        if self.op == "unset":
+            for position in reversed(positions):
+                del parent[position]
+        elif self.op == "insert":
+            parent.insert(positions[0], copy.deepcopy(self.value))
+        else:
+            parent[positions[0]] = copy.deepcopy(self.value)
 
     def list_positions(self, items: list[Any], segments: list[str], depth: int, *, for_write: bool) -> list[int]:
         """Where `segments[depth]` points in a list: a node id, an edge pair, or an index."""
         segment, where = segments[depth], _prefix(segments, depth)
         if segment == _APPEND:
-            if for_write:
-                raise self.fail("'-' means append: there is nothing there to unset")
-            raise self.fail("'-' (append) can only be the last segment of a --set path")
-        if depth == 1 and segments[0] == "nodes":
+            if for_write:  # only unset and replace get here: set and insert append
+                raise self.fail(f"'-' means append: there is nothing there to {self.op}")
+            raise self.fail("'-' (append) can only be the last segment of a "
+                            + ("--set path" if self.op in ("set", "unset") else "path"))
+        if self.keyed and depth == 1 and segments[0] == "nodes":
             return [self.node_position(items, segment, last=depth == len(segments) - 1)]
-        if depth == 1 and segments[0] == "edges" and "->" in segment:
+        if self.keyed and depth == 1 and segments[0] == "edges" and "->" in segment:
             found = [i for i, edge in enumerate(items) if _edge_name(edge) == segment]
             if not found:
                 names = [_edge_name(edge) for edge in items]
@@ -199,12 +239,15 @@ class _Walk:
         if not (segment.isascii() and segment.isdigit()):
             indexes = f"an index (0-{len(items) - 1}) or " if items else ""
             raise self.fail(f"{where} is a list: use {indexes}'-' to append, not {shown(segment)}")
-        # No list is that long; and int() refuses more than 4300 digits.
-        index = int(segment) if len(segment.lstrip("0")) <= _MAX_INDEX_DIGITS else len(items)
-        if index >= len(items):
+        # No list is that long, and int() refuses more than 4300 digits: past
+        # the end, for an insert too.
+        index = int(segment) if len(segment.lstrip("0")) <= _MAX_INDEX_DIGITS else len(items) + 1
+        # An insert may name the end of the list (RFC 6902 `add`); nothing else may.
+        end = len(items) + 1 if for_write and self.op == "insert" else len(items)
+        if index >= end:
             shown_index = index if len(segment) <= _MAX_INDEX_DIGITS else shown(segment)
             raise self.fail(f"{where} has {len(items)} items: index {shown_index} is out of range"
-                            + ("; use '-' to append" if for_write and not self.edit.unset else ""))
+                            + ("; use '-' to append" if for_write and self.op in ("set", "insert") else ""))
         return [index]
 
     def node_position(self, nodes: list[Any], node_id: str, *, last: bool) -> int:
@@ -215,9 +258,16 @@ class _Walk:
             return found[0]
         ids = [node["id"] for node in nodes if isinstance(node, dict) and isinstance(node.get("id"), str)]
         hint = ""
-        if last and not self.edit.unset:
+        if last and self.op == "set":
             hint = f"; to add a node, append it: --set {_suggest('/nodes/-', _new_node(node_id), quote=False)}"
         raise self.fail(f"no node with id {shown(node_id)}{_listing('node ids', ids)}{hint}")
+
+    def dict_key(self, parent: dict[str, Any], segment: str, segments: list[str], depth: int) -> str:
+        """`config` of a node spelled with `data` is its `data`, as `diff` reads it."""
+        in_node = self.keyed and depth == 2 and segments[0] == "nodes"
+        if in_node and segment == "config" and "config" not in parent and "data" in parent:
+            return "data"
+        return segment
 
 
 def _new_node(node_id: str) -> str:
@@ -225,22 +275,16 @@ def _new_node(node_id: str) -> str:
     return f'{{"id": {json.dumps(shown, ensure_ascii=False)}, ...}}'
 
 
-def _dict_key(parent: dict[str, Any], segment: str, segments: list[str], depth: int) -> str:
-    """`config` of a node spelled with `data` is its `data`, as `diff` reads it."""
-    in_node = depth == 2 and segments[0] == "nodes"
-    if in_node and segment == "config" and "config" not in parent and "data" in parent:
-        return "data"
-    return segment
 
 
 def _prefix(segments: list[str], depth: int) -> str:
     """The pointer up to (not including) `segments[depth]`, escaped again, for a message."""
-    return _display("".join(f"/{_escape(segment)}" for segment in segments[:depth]))
+    return _display("".join(f"/{escape(segment)}" for segment in segments[:depth]))
 
 
 def _edge_name(edge: Any) -> str | None:
     if isinstance(edge, dict) and isinstance(edge.get("source"), str) and isinstance(edge.get("target"), str):
-        return f"{edge['source']}->{edge['target']}"
+        return edge_segment(edge["source"], edge["target"])
     return None
 
 

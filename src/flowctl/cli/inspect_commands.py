@@ -1,8 +1,9 @@
 """Commands that compare and check: diff, verify."""
 
 import sys
+from collections.abc import Callable
 from enum import Enum
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -40,14 +41,15 @@ def _read_input(selector: str) -> tuple[Any, str]:
 def diff(
     settings: Settings,
     flow: FlowArgument,
-    from_: Annotated[Optional[str], typer.Argument(metavar="[FROM]", show_default=False,
-                                                   autocompletion=version_completer("draft", "active", "latest"),
-                                                   help="N, vN, draft, active, latest, @FILE or - (default: active).")] = None,
-    to: Annotated[Optional[str], typer.Argument(metavar="[TO]", show_default=False,
-                                                autocompletion=version_completer("draft", "active", "latest"),
-                                                help="Same choices (default: draft).")] = None,
+    from_: Annotated[str | None, typer.Argument(
+        metavar="[FROM]", show_default=False, autocompletion=version_completer("draft", "active", "latest"),
+        help="N, vN, draft, active, latest, @FILE or - (default: active).")] = None,
+    to: Annotated[str | None, typer.Argument(
+        metavar="[TO]", show_default=False, autocompletion=version_completer("draft", "active", "latest"),
+        help="Same choices (default: draft).")] = None,
     output_format: Annotated[DiffFormat, typer.Option("--format", help="text, json or unified.")] = DiffFormat.text,
-    exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 1 when there are differences, 0 when none.")] = False,
+    exit_code: Annotated[bool, typer.Option(
+        "--exit-code", help="Exit 1 when there are differences, 0 when none.")] = False,
 ) -> None:
     """Show what changes between two states of a flow, node by node.
 
@@ -56,12 +58,13 @@ def diff(
     Example: flowctl diff credit-card-nba 3 draft --format json
     """
     from .. import diff as structural
+    from .. import diff_text
 
     selectors = [from_ or "active", to or "draft"]
     if selectors.count("-") > 1:
         raise BadInput("only one side of a diff can be read from stdin (-)")
     stored = [parse_version(s, words=_WORDS, label=label, more=("@FILE", "-"))
-              for s, label in zip(selectors, ("FROM", "TO")) if not _is_input(s)]
+              for s, label in zip(selectors, ("FROM", "TO"), strict=True) if not _is_input(s)]
     head, found = settings.flows().configs(flow, *stored)
     sides = iter(found)
     (old, old_label), (new, new_label) = [_read_input(s) if _is_input(s) else next(sides) for s in selectors]
@@ -70,12 +73,14 @@ def diff(
         emit_json(structural.to_json(old_label, new_label, changes))
     elif output_format == DiffFormat.unified:
         key = head["key"]
-        label = lambda text: text if text.startswith("@") or text == "stdin" else f"{key}@{text}"  # noqa: E731
-        sys.stdout.write(structural.unified(old, new, label(old_label), label(new_label)))
+        def label(text: str) -> str:
+            return text if text.startswith("@") or text == "stdin" else f"{key}@{text}"
+
+        sys.stdout.write(diff_text.unified(old, new, label(old_label), label(new_label)))
     else:
         from .. import render
 
-        render.diff_lines(structural.text_lines(changes), no_color=settings.no_color)
+        render.diff_lines(diff_text.text_lines(changes), no_color=settings.no_color)
     if exit_code and changes:
         raise typer.Exit(1)
 
@@ -83,10 +88,12 @@ def diff(
 @command(commands, "verify")
 def verify(
     settings: Settings,
-    flow: Annotated[Optional[str], typer.Argument(metavar="[FLOW]", show_default=False, autocompletion=complete_flow,
-                                                  help="Check only this flow (default: every flow of the tenant).")] = None,
-    repair: Annotated[bool, typer.Option("--repair", help="Complete half-finished publishes, rebuild derived "
-                                                          "files, remove stray temp files; then check.")] = False,
+    flow: Annotated[str | None, typer.Argument(
+        metavar="[FLOW]", show_default=False, autocompletion=complete_flow,
+        help="Check only this flow (default: every flow of the tenant).")] = None,
+    repair: Annotated[bool, typer.Option(
+        "--repair", help="Do the fixes verify names: complete half-finished publishes, rebuild the index, "
+                         "remove flowctl's stray temp files; then check.")] = False,
 ) -> None:
     """Check the store like `git fsck`: checksums, numbering, head, index, audit.
 
@@ -98,13 +105,13 @@ def verify(
 
     flows = settings.flows()
     key = flows.resolve(flow).dir.name if flow else None
-    if repair:
-        from ..repair import repair as repair_tenant
-
-        repair_tenant(flows.store, flows.tenant, key, flows.lock_timeout)
-    verifier = checker.Verifier(flows.store, flows.tenant, lock_timeout=flows.lock_timeout)
-    keys = [key] if key else flows.store.flow_keys(flows.tenant)
-    findings = _check_with_progress(verifier, keys, key, show=not settings.json and sys.stderr.isatty())
+    bar = _ProgressBar() if not settings.json and sys.stderr.isatty() else None
+    try:
+        keys, findings = checker.run(flows.store, flows.tenant, key, repair=repair,
+                                     lock_timeout=flows.lock_timeout, progress=bar.start if bar else None)
+    finally:
+        if bar:
+            bar.stop()
     if settings.json:
         emit_json({"ok": not findings, "problems": [finding.as_json() for finding in findings]})
     else:
@@ -113,19 +120,32 @@ def verify(
         if not findings:
             print(f"ok: {len(keys)} flow{'s' if len(keys) != 1 else ''} verified in tenant {flows.tenant!r}")
     if findings:
-        raise IntegrityError(f"{len(findings)} problem{'s' if len(findings) != 1 else ''} found: "
-                             "fix them (`flowctl verify --repair` does what is safe) and verify again")
+        count = f"{len(findings)} problem{'s' if len(findings) != 1 else ''} found"
+        if any(finding.fix for finding in findings):
+            raise IntegrityError(f"{count}: `flowctl verify --repair` fixes those it names; "
+                                 "each other line says what to do")
+        raise IntegrityError(f"{count}: each line names the file and what to do; verify again afterwards")
 
 
-def _check_with_progress(verifier: Any, keys: list[str], only: Optional[str], show: bool) -> list:
-    """Run the checks, with a rich progress bar on a terminal for large stores."""
-    total = verifier.snapshot_count(keys) if show else 0
-    if total < 2000:
-        return verifier.check_tenant(only)
-    from rich.console import Console
-    from rich.progress import Progress
+class _ProgressBar:
+    """A rich progress bar on stderr while verify re-hashes a large store's snapshots."""
 
-    with Progress(console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task("verifying snapshots", total=total)
-        verifier.progress = lambda done: progress.advance(task, done)
-        return verifier.check_tenant(only)
+    SHOWN_FROM = 2000  # snapshots: below this, verify is done before a bar would help
+
+    def __init__(self) -> None:
+        self.progress: Any = None
+
+    def start(self, total: int) -> Callable[[int], None] | None:
+        if total < self.SHOWN_FROM:
+            return None
+        from rich.console import Console
+        from rich.progress import Progress
+
+        self.progress = Progress(console=Console(stderr=True), transient=True)
+        self.progress.start()
+        task = self.progress.add_task("verifying snapshots", total=total)
+        return lambda done: self.progress.advance(task, done)
+
+    def stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
