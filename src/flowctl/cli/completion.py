@@ -15,6 +15,29 @@ from typing import Any
 
 import typer
 
+NOTHING = "%flowctl-nothing%"
+"""The answer of a FLOW or version completer with nothing to offer, when the
+shell asks for it (ASKS_FOR_NOTHING is set, as by the scripts in completions/).
+
+Typer's protocol sends values only, so an empty answer cannot tell "this
+takes flow keys and there are none" from "this takes a free value such as a
+file name", and the shells complete file names on any empty answer. The
+scripts drop this answer and offer nothing; without the variable (typer's
+own `--install-completion` script) it is never sent, as that script would
+show it."""
+
+ASKS_FOR_NOTHING = "_FLOWCTL_COMPLETE_NOTHING"
+
+
+def _offer(candidates: list[str], incomplete: str) -> list[str]:
+    """The candidates that start with `incomplete`; if none, NOTHING when the shell asks for it."""
+    matches = [candidate for candidate in candidates if candidate.startswith(incomplete)]
+    if matches or os.environ.get(ASKS_FOR_NOTHING) != "1":
+        return matches
+    return [incomplete + NOTHING]  # typer drops any value that does not start with what is typed
+
+_MAX_VERSIONS = 1000  # version numbers offered on a TAB, newest first
+
 
 def _given(ctx: Any, name: str) -> Any:
     """A global option's value, given before the command or after it."""
@@ -27,43 +50,43 @@ def _given(ctx: Any, name: str) -> Any:
 
 
 def _flows(ctx: Any) -> Any:
-    """The flows of the store and tenant the command line points at (SPEC §1, §2)."""
-    from ..flows import Flows
-    from ..store import Store
+    """The flows of the store and tenant the command line points at (SPEC §1, §2),
+    found by the CLI's own rule, so an empty tenant is an error here too."""
+    from .common import Settings
 
-    store = Store.discover(_given(ctx, "store"))
-    tenant = _given(ctx, "tenant") or os.environ.get("FLOWCTL_TENANT") or store.default_tenant
-    return Flows(store, tenant, actor="completion")
+    return Settings(store=_given(ctx, "store"), tenant=_given(ctx, "tenant"), actor="completion").flows()
 
 
 def _flow_given(ctx: Any) -> str:
     """The FLOW argument. Click stops parsing at the option whose value is being
     completed, so a FLOW given before it is still among the unparsed args."""
-    return ctx.params.get("flow") or ctx.args[0]
+    flow: str = ctx.params.get("flow") or ctx.args[0]
+    return flow
 
 
 def complete_flow(ctx: typer.Context, incomplete: str) -> list[str]:
     """FLOW: the keys of the tenant's flows."""
     try:
         flows = _flows(ctx)
-        return [key for key in flows.store.flow_keys(flows.tenant) if key.startswith(incomplete)]
-    except Exception:  # noqa: BLE001 - see the module docstring
-        return []
+        keys = flows.store.flow_keys(flows.tenant)
+    except Exception:
+        keys = []
+    return _offer(keys, incomplete)
 
 
 def version_completer(*words: str) -> Callable[[typer.Context, str], list[str]]:
     """A completer of `--version` for FLOW: its version numbers, newest first, then `words`."""
 
     def complete_version(ctx: typer.Context, incomplete: str) -> list[str]:
-        from .. import journal
-
         try:
-            flows = _flows(ctx)
-            head = journal.current_head(flows.resolve(_flow_given(ctx)))
+            head = _flows(ctx).get(_flow_given(ctx))
             # Numbering is 1..latestVersion without gaps (verify checks it): the head says it all.
-            candidates = [str(number) for number in range(head["latestVersion"], 0, -1)] + list(words)
-            return [candidate for candidate in candidates if candidate.startswith(incomplete)]
-        except Exception:  # noqa: BLE001 - see the module docstring
-            return []
+            # The newest _MAX_VERSIONS only, so a hand-edited latestVersion of 10**12 cannot hang a TAB.
+            latest = head["latestVersion"]
+            numbers = range(latest, max(0, latest - _MAX_VERSIONS), -1)
+            candidates = [str(number) for number in numbers] + list(words)
+        except Exception:
+            candidates = []
+        return _offer(candidates, incomplete)
 
     return complete_version

@@ -7,11 +7,15 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from ..errors import BadInput, FlowctlError
+from ..errors import BadInput, Conflict, FlowctlError
 from .app import commands
 from .common import Settings, command, emit_json
 from .options import FlowArgument, QuietOption
+
+if TYPE_CHECKING:
+    from .. import records
 
 _FALLBACK_EDITOR = "vi"  # what git and kubectl run when neither variable is set
 
@@ -43,14 +47,39 @@ def edit(settings: Settings, flow: FlowArgument, quiet: QuietOption = False) -> 
         # The rowVersion read before editing: a change made meanwhile is a conflict, never overwritten.
         new = flows.update(head["key"], config=config, row_version=head["rowVersion"])
     except FlowctlError as exc:
-        retry = f"flowctl update {head['key']} --config {shlex.quote(str(path))} --row-version {head['rowVersion']}"
-        raise type(exc)(f"edit not saved: {exc.message}; your edit is kept in {path}: fix it and run `{retry}`",
-                        exc.problems) from None
+        raise type(exc)(_not_saved(settings, flows, head, path, exc), exc.problems) from None
     path.unlink(missing_ok=True)
     if new["rowVersion"] == head["rowVersion"]:
         _report(settings, quiet, new, "the edit leaves the draft as it was: nothing written", talk=True)
     else:
         _report(settings, quiet, new, f"Updated flow {new['key']}: rowVersion {new['rowVersion']}")
+
+
+def _not_saved(settings: Settings, flows: Any, head: "records.Head", path: Path, exc: FlowctlError) -> str:
+    """Why the edit was not saved, where it is kept, and commands that apply it to the flow as it is now.
+
+    The rowVersion is re-read: the one the edit started from is stale after a
+    conflict, so a command carrying it would always fail. When the flow has
+    moved on, the edit was made on an older draft, so say so and show how to
+    review what applying it would change before `--row-version` lets it through.
+    """
+    key = head["key"]
+    try:
+        current = flows.get(key)["rowVersion"]
+    except FlowctlError:  # e.g. deleted meanwhile: there is nothing to apply the edit to
+        return f"edit not saved: {exc.message}; your edit is kept in {path}"
+    # The global options as given, so the commands reach the same store and tenant from anywhere.
+    cli = "flowctl" + "".join(f" {option} {shlex.quote(value)}" for option, value
+                              in (("--store", settings.store), ("--tenant", settings.tenant)) if value is not None)
+    apply = f"{cli} update {shlex.quote(key)} --config {shlex.quote(str(path))} --row-version {current}"
+    if current == head["rowVersion"]:
+        return f"edit not saved: {exc.message}; your edit is kept in {path}: fix it and run `{apply}`"
+    review = f"{cli} diff {shlex.quote(key)} draft {shlex.quote('@' + str(path))}"
+    # A conflict's own message advises to re-read and retry, which would lose the edit: this replaces it.
+    why = "" if isinstance(exc, Conflict) else f"{exc.message}; "
+    return (f"edit not saved: {why}someone changed flow {key} meanwhile (rowVersion {head['rowVersion']} → "
+            f"{current}); your edit is kept in {path}: see what applying it would change with `{review}`, "
+            f"then apply it with `{apply}`")
 
 
 def _draft_file(key: str, text: str) -> Path:
@@ -82,7 +111,7 @@ def _run_editor(path: Path, original: str) -> str:
     return text
 
 
-def _report(settings: Settings, quiet: bool, head: dict, message: str, talk: bool = False) -> None:
+def _report(settings: Settings, quiet: bool, head: "records.Head", message: str, talk: bool = False) -> None:
     """The head with --json, its rowVersion with -q, else `message` (on stderr when
     it only says that nothing happened, as kubectl does)."""
     if settings.json:
