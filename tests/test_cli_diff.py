@@ -27,7 +27,8 @@ def history(run: Run, tmp_path: Path) -> str:
 def diff_json(run: Run, *args: str, input: str | None = None) -> dict[str, Any]:
     result = run("diff", *args, "--format", "json", input=input)
     assert result.exit_code == 0, (result.exit_code, result.stderr)
-    return json.loads(result.stdout)
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
 
 
 def top_n_change(document: dict[str, Any]) -> tuple[Any, Any]:

@@ -215,7 +215,7 @@ def test_unexpected_error_is_one_line_exit_70(run: Run, monkeypatch: pytest.Monk
     def boom(self: Any, flow: str) -> Any:
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr(flows.Flows, "get", boom)
+    monkeypatch.setattr(flows.Flows, "resolve", boom)
     result = run("show", "f")
     assert_error(result, 70, "internal error", "RuntimeError: kaboom", "FLOWCTL_DEBUG=1", problems=False)
     assert_json_error(run("show", "f", "--json"), 70, "kaboom")

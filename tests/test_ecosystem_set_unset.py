@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from conftest import Run, scored, write_config
 
 
-def draft(run: Run, key: str = "f") -> dict:
-    return run.json("show", key, "--version", "draft")
+def draft(run: Run, key: str = "f") -> dict[str, Any]:
+    config: dict[str, Any] = run.json("show", key, "--version", "draft")
+    return config
 
 
 class TestSet:

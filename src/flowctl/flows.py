@@ -61,6 +61,30 @@ def _check_row_version(head: Head, expected: int | None) -> None:
         )
 
 
+def version_number(head: Head, which: str | int) -> int:
+    """The version number `which` names in `head`: 'active', 'latest' or a number
+    (NotFound when the flow has no such version yet)."""
+    if which == "active":
+        if head["activeVersion"] is None:
+            raise NotFound(f"flow {head['key']!r} has no active version: publish it first")
+        return head["activeVersion"]
+    if which == "latest":
+        if not head["latestVersion"]:
+            raise NotFound(f"flow {head['key']!r} has no versions: publish it first")
+        return head["latestVersion"]
+    return int(which)
+
+
+def versions_lines(files: FlowFiles, head: Head) -> list[bytes]:
+    """Every version's entry of `head` as one compact JSON line (no newline),
+    oldest first: straight from the index when it is sound, else rebuilt from
+    the entries `reading.read_versions` finds."""
+    lines = reading.read_index_lines(files, head)
+    if lines is None:
+        lines = [jsonio.compact_line(entry).rstrip(b"\n") for entry in reading.read_versions(files, head)]
+    return lines
+
+
 class Release(NamedTuple):
     """What a publish or rollback wrote (or, with dry_run, would write)."""
 
@@ -143,7 +167,7 @@ class Flows:
     def snapshot(self, flow: str, which: str | int) -> Snapshot:
         """One version's full snapshot: a number, 'active' or 'latest'."""
         files, head = self._read(flow)
-        return reading.read_snapshot(files, head, self._version_number(head, which))
+        return reading.read_snapshot(files, head, version_number(head, which))
 
     def configs(self, flow: str, *which: str | int) -> tuple[Head, list[tuple[dict[str, Any] | None, str]]]:
         """The head and, for each of `which` ('draft', 'active', 'latest' or a
@@ -157,7 +181,7 @@ class Flows:
             elif selector == "active" and head["activeVersion"] is None:
                 found.append((None, "empty"))
             else:
-                number = self._version_number(head, selector)
+                number = version_number(head, selector)
                 found.append((reading.read_snapshot(files, head, number)["configSnapshot"], f"v{number}"))
         return head, found
 
@@ -170,22 +194,7 @@ class Flows:
         oldest first: straight from the index when it is sound, so printing
         10,000 versions builds no dicts."""
         files, head = self._read(flow)
-        lines = reading.read_index_lines(files, head)
-        if lines is None:
-            lines = [jsonio.compact_line(entry).rstrip(b"\n") for entry in reading.read_versions(files, head)]
-        return head, lines
-
-    @staticmethod
-    def _version_number(head: Head, which: str | int) -> int:
-        if which == "active":
-            if head["activeVersion"] is None:
-                raise NotFound(f"flow {head['key']!r} has no active version: publish it first")
-            return head["activeVersion"]
-        if which == "latest":
-            if not head["latestVersion"]:
-                raise NotFound(f"flow {head['key']!r} has no versions: publish it first")
-            return head["latestVersion"]
-        return int(which)
+        return head, versions_lines(files, head)
 
     def history(self, flow: str) -> list[dict[str, Any]]:
         """The audit entries of the flow, oldest first."""
@@ -486,5 +495,6 @@ def _decode_cursor(cursor: str) -> tuple[int, int, str]:
         if not (isinstance(rank, int) and isinstance(stamp, int) and isinstance(key, str)):
             raise ValueError
     except (ValueError, TypeError, binascii.Error):
-        raise BadInput(f"--cursor {cursor[:40]!r} is not a cursor from `flowctl list`: start without --cursor") from None
+        raise BadInput(f"--cursor {cursor[:40]!r} is not a cursor from `flowctl list`: "
+                       "start without --cursor") from None
     return (rank, stamp, key)

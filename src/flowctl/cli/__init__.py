@@ -7,6 +7,8 @@ Command modules are imported only when their command runs (`app.FlowctlGroup`).
 
 from .app import app
 
+__all__ = ["app", "main"]
+
 
 def main() -> None:
     """The `flowctl` console script."""

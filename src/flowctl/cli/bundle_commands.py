@@ -1,7 +1,7 @@
 """Moving a flow between stores or tenants: export, import."""
 
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -23,12 +23,12 @@ def export(
 
     Example: flowctl export credit-card-nba > credit-card-nba.bundle.json
     """
-    from .. import bundle
-
-    document = bundle.export_flow(settings.flows(), flow)
+    document = settings.open_store().export(flow)
     if settings.json or output_format == ShowFormat.json:
         emit_json(document)
     else:
+        from .. import bundle
+
         sys.stdout.write(bundle.to_toml(document))
 
 
@@ -37,9 +37,9 @@ def import_(
     settings: Settings,
     file: Annotated[str, typer.Argument(metavar="FILE|-", show_default=False,
                                         help="A bundle from `flowctl export`: .json, .toml, or - for JSON on stdin.")],
-    key: Annotated[Optional[str], typer.Option("--key", show_default="the bundle's",
+    key: Annotated[str | None, typer.Option("--key", show_default="the bundle's",
                                                help="Import under this key.")] = None,
-    flow_id: Annotated[Optional[str], typer.Option("--id", show_default="the bundle's",
+    flow_id: Annotated[str | None, typer.Option("--id", show_default="the bundle's",
                                                    help="Import under this id (when the bundle's is taken).")] = None,
     quiet: QuietOption = False,
 ) -> None:

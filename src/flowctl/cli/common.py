@@ -9,30 +9,33 @@ signature, the later value winning.
 import functools
 import inspect
 import json
-import os
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any, NamedTuple, Optional
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
 
 from .. import jsonio
 from ..errors import FlowctlError
 
+if TYPE_CHECKING:
+    from ..api import Store
+    from ..flows import Flows
+
 GLOBAL_PANEL = "Global options"
 
 StoreOption = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--store", help="Store root (default: $FLOWCTL_STORE, else nearest flowctl.toml upward).",
                  rich_help_panel=GLOBAL_PANEL, show_default=False),
 ]
 TenantOption = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--tenant", help="Tenant (default: $FLOWCTL_TENANT, else the store's default tenant).",
                  rich_help_panel=GLOBAL_PANEL, show_default=False),
 ]
 ActorOption = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--actor", help="Who is acting, for the audit log (default: $FLOWCTL_ACTOR, else your login).",
                  rich_help_panel=GLOBAL_PANEL, show_default=False),
 ]
@@ -42,7 +45,7 @@ JsonOption = Annotated[
                  rich_help_panel=GLOBAL_PANEL),
 ]
 LockTimeoutOption = Annotated[
-    Optional[float],
+    float | None,
     typer.Option("--lock-timeout", metavar="SECONDS", min=0,
                  help="How long a write waits for the flow's lock before exit 7 (default 10).",
                  rich_help_panel=GLOBAL_PANEL, show_default=False),
@@ -69,21 +72,19 @@ class Settings(NamedTuple):
         given = {name: value for name, value in later.items() if value is not None and value is not False}
         return self._replace(**given)
 
-    def flows(self) -> Any:
-        """The core object for this invocation: store found, tenant and actor decided."""
-        from ..flows import Flows, default_actor
-        from ..store import Store
+    def flows(self) -> "Flows":
+        """The core object for this invocation: the store found, tenant and actor
+        decided exactly as `flowctl.open_store` decides them (`api.connect`); an
+        empty --tenant or $FLOWCTL_TENANT is bad input (exit 2), not the default."""
+        from ..api import connect
 
-        store = Store.discover(self.store)
-        # An empty --tenant or $FLOWCTL_TENANT is a bad name (exit 2), not "use the default":
-        # falling back silently would act on another tenant's flows.
-        tenant = self.tenant if self.tenant is not None else os.environ.get("FLOWCTL_TENANT")
-        return Flows(
-            store=store,
-            tenant=store.default_tenant if tenant is None else tenant,
-            actor=self.actor or os.environ.get("FLOWCTL_ACTOR") or default_actor(),
-            lock_timeout=10.0 if self.lock_timeout is None else self.lock_timeout,
-        )
+        return connect(self.store, self.tenant, self.actor, self.lock_timeout)
+
+    def open_store(self) -> "Store":
+        """The read facade over `flows()`: what the read commands call."""
+        from ..api import Store
+
+        return Store(self.flows())
 
 
 _GLOBAL_PARAMS = [

@@ -11,7 +11,8 @@ without the class still works, with every --set before every --unset.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from typer.core import TyperCommand
@@ -79,6 +80,15 @@ class OrderedEditsCommand(TyperCommand):
         return parser
 
 
-def edits(set_edits: list[Edit] | None, unset_edits: list[Edit] | None) -> list[Edit]:
-    """The edits of both options, in order (see the module docstring)."""
-    return [*(set_edits or ()), *(unset_edits or ())]
+def edits(set_edits: Sequence[object] | None, unset_edits: Sequence[object] | None) -> list[Edit]:
+    """The edits of both options, in order (see the module docstring).
+
+    The parameters are typed `list[str]` for typer, which parses the raw
+    strings by that annotation; the callbacks have already turned them into
+    Edits, which is what arrives here."""
+    from ..pointers import Edit
+
+    found = [*(set_edits or ()), *(unset_edits or ())]
+    if not all(isinstance(edit, Edit) for edit in found):
+        raise TypeError("--set/--unset values reached a command without their callbacks")
+    return cast("list[Edit]", found)

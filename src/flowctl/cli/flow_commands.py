@@ -1,8 +1,9 @@
 """Commands on flows as a whole: init, create, update, list, delete, show."""
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -52,7 +53,7 @@ def create(
     status: Annotated[Status, typer.Option("--status", help="Initial status.")] = Status.draft,
     auto_assembly: Annotated[bool, typer.Option("--auto-assembly/--no-auto-assembly", help="Auto assembly.")] = True,
     config: ConfigOption = None,
-    flow_id: Annotated[Optional[str], typer.Option("--id", help="The id (default: flow_ + 12 hex chars).",
+    flow_id: Annotated[str | None, typer.Option("--id", help="The id (default: flow_ + 12 hex chars).",
                                                    show_default=False)] = None,
     quiet: QuietOption = False,
 ) -> None:
@@ -72,11 +73,11 @@ def create(
 def update(
     settings: Settings,
     flow: FlowArgument,
-    name: Annotated[Optional[str], typer.Option("--name", show_default=False, help="New name.")] = None,
-    description: Annotated[Optional[str], typer.Option("--description", show_default=False,
+    name: Annotated[str | None, typer.Option("--name", show_default=False, help="New name.")] = None,
+    description: Annotated[str | None, typer.Option("--description", show_default=False,
                                                        help="New description.")] = None,
-    status: Annotated[Optional[Status], typer.Option("--status", show_default=False, help="New status.")] = None,
-    auto_assembly: Annotated[Optional[bool], typer.Option("--auto-assembly/--no-auto-assembly",
+    status: Annotated[Status | None, typer.Option("--status", show_default=False, help="New status.")] = None,
+    auto_assembly: Annotated[bool | None, typer.Option("--auto-assembly/--no-auto-assembly",
                                                           show_default=False, help="Auto assembly.")] = None,
     config: ConfigOption = None,
     set_edits: SetOption = None,
@@ -112,17 +113,17 @@ def update(
 @command(commands, "list")
 def list_flows(
     settings: Settings,
-    status: Annotated[Optional[Status], typer.Option("--status", show_default=False,
-                                                     help="Only flows with this status.")] = None,
+    status: Annotated[Status | None, typer.Option("--status", show_default=False,
+                                                  help="Only flows with this status.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="Flows per page.")] = 25,
-    cursor: Annotated[Optional[str], typer.Option("--cursor", show_default=False,
-                                                  help="Continue after a previous page.")] = None,
+    cursor: Annotated[str | None, typer.Option("--cursor", show_default=False,
+                                               help="Continue after a previous page.")] = None,
 ) -> None:
     """List flows: active first, then draft, paused, archived; newest first.
 
     Example: flowctl list --status active --limit 10
     """
-    page = settings.flows().list(status=status.value if status else None, limit=limit, cursor=cursor)
+    page = settings.open_store().page(status=status.value if status else None, limit=limit, cursor=cursor)
     if settings.json:
         emit_json({
             "data": page.flows,
@@ -165,37 +166,39 @@ def delete(
 def show(
     settings: Settings,
     flow: FlowArgument,
-    version: Annotated[Optional[str], typer.Option("--version", metavar="N|active|latest|draft",
-                                                   show_default=False,
-                                                   autocompletion=version_completer("active", "latest", "draft"),
-                                                   help="Show a version's snapshot (or the draft config).")] = None,
-    output_format: Annotated[Optional[ShowFormat], typer.Option("--format", show_default=False,
-                                                                help="Print as JSON or TOML.")] = None,
+    version: Annotated[str | None, typer.Option("--version", metavar="N|active|latest|draft",
+                                                show_default=False,
+                                                autocompletion=version_completer("active", "latest", "draft"),
+                                                help="Show a version's snapshot (or the draft config).")] = None,
+    output_format: Annotated[ShowFormat | None, typer.Option("--format", show_default=False,
+                                                             help="Print as JSON or TOML.")] = None,
 ) -> None:
     """Show the flow's head, or one version's full snapshot.
 
     Example: flowctl show credit-card-nba --version 3 --format json
     """
-    flows = settings.flows()
+    store = settings.open_store()
     which = parse_version(version, words=("active", "latest", "draft")) if version else None
+    found = store.get(flow)
+    record: Mapping[str, Any]
     if which is None:
-        record = flows.get(flow)
+        record = found.head
     elif which == "draft":
-        record = flows.config(flow, "draft")
+        record = found.config("draft")
     else:
-        record = flows.snapshot(flow, which)
+        record = found.snapshot(which)
     print_record(settings, record, output_format, kind="head" if which is None else
                  "config" if which == "draft" else "snapshot")
 
 
-def print_record(settings: Settings, record: dict, output_format: Optional[ShowFormat], kind: str) -> None:
+def print_record(settings: Settings, record: Mapping[str, Any], output_format: ShowFormat | None, kind: str) -> None:
     """Print a head, snapshot or config as JSON, TOML, or for a person."""
     if settings.json or output_format == ShowFormat.json:
         emit_json(record)
     elif output_format == ShowFormat.toml:
         from ..tomlio import dumps_toml
 
-        sys.stdout.write(dumps_toml(record))
+        sys.stdout.write(dumps_toml(dict(record)))
     else:
         from .. import render
 

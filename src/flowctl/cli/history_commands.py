@@ -1,6 +1,6 @@
 """The audit log of a flow: history."""
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -13,8 +13,8 @@ from .options import FlowArgument
 def history(
     settings: Settings,
     flow: FlowArgument,
-    limit: Annotated[Optional[int], typer.Option("--limit", min=1, show_default="all",
-                                                 help="Show only the newest N entries.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, show_default="all",
+                                              help="Show only the newest N entries.")] = None,
 ) -> None:
     """Show who changed the flow, when and how: its audit log, newest first.
 
@@ -22,7 +22,7 @@ def history(
 
     Example: flowctl history credit-card-nba --limit 10
     """
-    entries = settings.flows().history(flow)[::-1][:limit]
+    entries = settings.open_store().get(flow).history()[::-1][:limit]
     if settings.json:
         emit_json(entries)
     else:

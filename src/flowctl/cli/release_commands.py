@@ -2,7 +2,7 @@
 
 import json
 import sys
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -16,7 +16,7 @@ from .options import DryRunOption, FlowArgument, NotesOption, QuietOption, RowVe
 def _report_dry_run(settings: Settings, release: Any, quiet: bool, **extra: Any) -> None:
     """Print the version a publish or rollback would write and the diff from
     the active config to it; nothing was written."""
-    from .. import diff
+    from .. import diff, diff_text
 
     snapshot, head, previous = release.snapshot, release.head, release.previous_version
     changes = diff.diff_configs(release.previous_config, snapshot["configSnapshot"])
@@ -33,7 +33,7 @@ def _report_dry_run(settings: Settings, release: Any, quiet: bool, **extra: Any)
                        f"({snapshot['notes'] or snapshot['source']['action']}); nothing written.",
                        no_color=settings.no_color)
         render.message(f"Changes from {old_label}:", no_color=settings.no_color)
-        render.diff_lines(diff.text_lines(changes), no_color=settings.no_color)
+        render.diff_lines(diff_text.text_lines(changes), no_color=settings.no_color)
 
 
 @command(commands, "publish")
@@ -62,44 +62,44 @@ def publish(
 def versions(
     settings: Settings,
     flow: FlowArgument,
-    version: Annotated[Optional[str], typer.Option("--version", metavar="N", show_default=False,
-                                                   autocompletion=version_completer("active", "latest"),
-                                                   help="Show this version's full snapshot instead.")] = None,
+    version: Annotated[str | None, typer.Option("--version", metavar="N", show_default=False,
+                                                autocompletion=version_completer("active", "latest"),
+                                                help="Show this version's full snapshot instead.")] = None,
 ) -> None:
     """List the flow's published versions, oldest first, the active one marked.
 
     Example: flowctl versions credit-card-nba
     """
-    flows = settings.flows()
+    store = settings.open_store()
     if version is not None:
-        print_record(settings, flows.snapshot(flow, parse_version(version, words=("active", "latest"))),
-                     None, kind="snapshot")
+        which = parse_version(version, words=("active", "latest"))
+        print_record(settings, store.get(flow).snapshot(which), None, kind="snapshot")
         return
+    found = store.get(flow)
     if settings.json and not sys.stdout.isatty():
         # One line as every piped --json, spliced from the index's own lines.
-        head, lines = flows.versions_lines(flow)
-        sys.stdout.buffer.write(b'{"flowId": ' + json.dumps(head["id"]).encode() + b', "versions": ['
-                                + b", ".join(lines) + b"]}\n")
+        sys.stdout.buffer.write(b'{"flowId": ' + json.dumps(found.id).encode() + b', "versions": ['
+                                + b", ".join(found.versions_lines()) + b"]}\n")
         return
-    head, entries = flows.versions(flow)
+    entries = found.versions()
     if settings.json:
-        emit_json({"flowId": head["id"], "versions": entries})
+        emit_json({"flowId": found.id, "versions": entries})
     else:
         from .. import render
 
-        render.versions(head, entries, no_color=settings.no_color)
+        render.versions(found.head, entries, no_color=settings.no_color)
 
 
 @command(commands, "rollback")
 def rollback(
     settings: Settings,
     flow: FlowArgument,
-    version: Annotated[Optional[str], typer.Option("--version", metavar="N", show_default=False,
+    version: Annotated[str | None, typer.Option("--version", metavar="N", show_default=False,
                                                    autocompletion=version_completer(),
                                                    help="The version to restore (default: the one "
                                                         "active before the current one).")] = None,
     notes: NotesOption = "",
-    expected_current_version: Annotated[Optional[int], typer.Option(
+    expected_current_version: Annotated[int | None, typer.Option(
         "--expected-current-version", metavar="N", show_default=False,
         help="Fail with exit 4 unless vN is the active version.")] = None,
     row_version: RowVersionOption = None,
@@ -113,21 +113,22 @@ def rollback(
 
     Example: flowctl rollback credit-card-nba --version 3 --notes "v4 mis-scored"
     """
-    target = parse_version(version) if version is not None else None
+    # With no words allowed, parse_version gives a number or exits 2.
+    target = int(parse_version(version)) if version is not None else None
     release = settings.flows().rollback(
         flow, version=target, notes=notes, expected_current_version=expected_current_version,
         row_version=row_version, dry_run=dry_run,
     )
-    head, version = release.head, release.snapshot["version"]
+    head, written = release.head, release.snapshot["version"]
     restored, previous = release.snapshot["source"]["restoredVersion"], release.previous_version
     if dry_run:
         _report_dry_run(settings, release, quiet, restoredVersion=restored)
         return
     emit_result(
         settings,
-        {"success": True, "previousVersion": previous, "currentVersion": version,
+        {"success": True, "previousVersion": previous, "currentVersion": written,
          "restoredVersion": restored, "flow": head},
-        quiet=quiet, essential=version,
-        message=f"Rolled back {head['key']} to v{restored}: wrote v{version} with v{restored}'s config "
-                f"(was v{previous}; active now v{version})",
+        quiet=quiet, essential=written,
+        message=f"Rolled back {head['key']} to v{restored}: wrote v{written} with v{restored}'s config "
+                f"(was v{previous}; active now v{written})",
     )
