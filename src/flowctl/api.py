@@ -26,8 +26,9 @@ from typing import Any
 
 from . import reading
 from .errors import BadInput
-from .flows import Flows, Page, default_actor, version_number, versions_lines
+from .flows import Flows, default_actor, version_number, versions_lines
 from .names import check_tenant
+from .paging import Page
 from .records import Head, Snapshot, VersionEntry
 from .store import FlowFiles
 from .store import Store as _StoreRoot

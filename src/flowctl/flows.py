@@ -8,14 +8,13 @@ Nothing here prints or exits; failures are `FlowctlError`s.
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from . import journal, jsonio, names, reading, records
+from . import journal, jsonio, names, paging, reading, records
 from .errors import BadInput, Conflict, InvalidConfig, NotFound
+from .paging import Page
 from .records import Head, Snapshot, VersionEntry
 from .store import FlowFiles, Store
 
@@ -93,15 +92,6 @@ class Release(NamedTuple):
     previous_version: int | None
     previous_config: dict[str, Any] | None
     dry_run: bool = False
-
-
-class Page(NamedTuple):
-    """One page of `list`: the flows, and how to get the next page."""
-
-    flows: list[Head]
-    total: int
-    limit: int
-    next_cursor: str | None = None
 
 
 class Flows:
@@ -205,20 +195,8 @@ class Flows:
         paginated by an opaque keyset cursor."""
         if status is not None:
             _check_status(status)
-        if limit < 1:
-            raise BadInput(f"--limit must be at least 1 (got {limit})")
-        after = _decode_cursor(cursor) if cursor else None
         heads = [head for _, head in self._heads() if status is None or head["status"] == status]
-        heads.sort(key=_list_order)
-        remaining = [head for head in heads if after is None or _list_order(head) > after]
-        page = remaining[:limit]
-        more = len(remaining) > limit
-        return Page(
-            flows=page,
-            total=len(heads),
-            limit=limit,
-            next_cursor=_encode_cursor(_list_order(page[-1])) if more and page else None,
-        )
+        return paging.page(heads, limit, cursor)
 
     # -- writing ---------------------------------------------------------------
 
@@ -470,31 +448,3 @@ def _new_id(tenant: str, key: str, taken: set[str]) -> str:
         candidate = f"flow_{os.urandom(6).hex()}"
         if candidate not in taken:
             return candidate
-
-
-def _list_order(head: Head) -> tuple[int, int, str]:
-    """Sort key of `list`: status rank, updatedAt newest first, key."""
-    stamp = int(re.sub(r"\D", "", head["updatedAt"]) or 0)
-    return (records.STATUSES.index(head["status"]), -stamp, head["key"])
-
-
-def _encode_cursor(position: tuple[int, int, str]) -> str:
-    import base64
-
-    raw = json.dumps(list(position), separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[int, int, str]:
-    import base64
-    import binascii
-
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        rank, stamp, key = json.loads(raw)
-        if not (isinstance(rank, int) and isinstance(stamp, int) and isinstance(key, str)):
-            raise ValueError
-    except (ValueError, TypeError, binascii.Error):
-        raise BadInput(f"--cursor {cursor[:40]!r} is not a cursor from `flowctl list`: "
-                       "start without --cursor") from None
-    return (rank, stamp, key)
