@@ -13,7 +13,7 @@ names whenever flowctl offers nothing, so outside a store `flowctl versions
 when a FLOW or version has nothing to offer (completion.NOTHING), then offer
 nothing there, and keep file names for the values flowctl does not complete
 (`--config FILE`, `import FILE`, `init DIR`, diff's `@FILE`).
-tests/test_ecosystem_completion.py runs `--check`'s logic and the bash script.
+tests/test_completion.py runs `--check`'s logic and the bash script.
 """
 
 from __future__ import annotations

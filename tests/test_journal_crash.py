@@ -22,7 +22,7 @@ check:
   `verify --repair` the bytes equal those of the same write made on the
   clean before- or after-state.
 
-Run `pytest tests/test_reliability_crash.py -rP` to see the kill points
+Run `pytest tests/test_journal_crash.py -rP` to see the kill points
 exercised per operation.
 """
 

@@ -7,7 +7,7 @@ internal error: a bug), there is never a traceback, an error is one
 command fails, or only reads, the store is byte-identical afterwards and
 nothing appears outside it.
 
-Run `pytest tests/test_reliability_fuzz.py -rP` to see how many inputs were fuzzed.
+Run `pytest tests/test_cli_fuzz.py -rP` to see how many inputs were fuzzed.
 """
 
 from __future__ import annotations
