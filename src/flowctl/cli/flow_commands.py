@@ -22,6 +22,7 @@ from .options import (
     parse_version,
     read_config,
 )
+from .output import print_record
 
 
 @commands.command("init")
@@ -189,22 +190,3 @@ def show(
         record = found.snapshot(which)
     print_record(settings, record, output_format, kind="head" if which is None else
                  "config" if which == "draft" else "snapshot")
-
-
-def print_record(settings: Settings, record: Mapping[str, Any], output_format: ShowFormat | None, kind: str) -> None:
-    """Print a head, snapshot or config as JSON, TOML, or for a person."""
-    if settings.json or output_format == ShowFormat.json:
-        emit_json(record)
-    elif output_format == ShowFormat.toml:
-        from ..tomlio import dumps_toml
-
-        sys.stdout.write(dumps_toml(dict(record)))
-    else:
-        from .. import render
-
-        if kind == "head":
-            render.head(record, no_color=settings.no_color)  # type: ignore[arg-type]
-        elif kind == "snapshot":
-            render.snapshot(record, no_color=settings.no_color)  # type: ignore[arg-type]
-        else:
-            emit_json(record)

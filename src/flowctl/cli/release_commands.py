@@ -9,8 +9,8 @@ import typer
 from .app import commands
 from .common import Settings, command, emit_json, emit_result
 from .completion import version_completer
-from .flow_commands import print_record
 from .options import DryRunOption, FlowArgument, NotesOption, QuietOption, RowVersionOption, parse_version
+from .output import print_record
 
 
 def _report_dry_run(settings: Settings, release: Any, quiet: bool, **extra: Any) -> None:
