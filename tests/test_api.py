@@ -72,7 +72,7 @@ def test_readme_example_runs(released: str, store: Path) -> None:
         "v2 by tester: top 3",
         "v3 by tester: Rollback to v1",
         "credit-card-nba 3",
-        "exit 3 - no flow 'no-such-flow' in tenant 'default': see `flowctl list` (or pass --tenant)",
+        "exit 3 - no flow 'no-such-flow' in tenant 'default'",
     ]
 
 
@@ -134,7 +134,7 @@ def test_open_store_finds_the_store_as_the_cli_does(store: Path, monkeypatch: py
     monkeypatch.chdir(tmp_path)
     with pytest.raises(flowctl.NotFound) as missing:
         flowctl.open_store()
-    assert missing.value.exit_code == 3 and "flowctl init" in missing.value.message
+    assert missing.value.exit_code == 3 and "flowctl init" in missing.value.cli_message()
     with pytest.raises(flowctl.NotFound, match="flowctl init"):
         flowctl.open_store(tmp_path)
     with pytest.raises(flowctl.BadInput):
@@ -180,8 +180,9 @@ def test_a_tenant_with_no_flows(released: str, store: Path) -> None:
     with pytest.raises(flowctl.NotFound) as missing:
         empty.get(released)
     assert missing.value.exit_code == 3
-    assert missing.value.message == (f"no flow {released!r} in tenant 'nobody-here': "
-                                     "see `flowctl list` (or pass --tenant)")
+    # The API's message describes the problem; the command-line advice is the hint.
+    assert missing.value.message == f"no flow {released!r} in tenant 'nobody-here'"
+    assert missing.value.hint == "see `flowctl list` (or pass --tenant)"
     assert not (store / "flows" / "nobody-here").exists()  # reading creates nothing
 
 
@@ -199,7 +200,7 @@ def test_get_by_key_or_id_and_not_found(run: Run, released: str, store: Path) ->
         opened.get("no-such-flow")
     assert isinstance(missing.value, flowctl.FlowctlError)
     assert missing.value.exit_code == 3
-    assert run("show", "no-such-flow").stderr == f"flowctl: error: {missing.value.message}\n"
+    assert run("show", "no-such-flow").stderr == f"flowctl: error: {missing.value.cli_message()}\n"
     with pytest.raises(flowctl.BadInput):
         opened.get("Bad/Key")
     assert opened.get("other").active_version is None

@@ -194,7 +194,7 @@ def _check_free(flows: Flows, key: str, flow_id: str, *, key_given: bool) -> Non
     tenant = flows.tenant
     if key in owners:
         hint = "choose another --key" if key_given else "import it under another key with --key NEW-KEY"
-        raise Conflict(f"key {key!r} is already used by flow {owners[key]!r} of tenant {tenant!r}: {hint}")
+        raise Conflict(f"key {key!r} is already used by flow {owners[key]!r} of tenant {tenant!r}", hint=hint)
     if flow_id in owners:
-        raise Conflict(f"id {flow_id!r} is already used by flow {owners[flow_id]!r} of tenant {tenant!r}: "
-                       "import it with a new id, --id NEW-ID (the history keeps its versions)")
+        raise Conflict(f"id {flow_id!r} is already used by flow {owners[flow_id]!r} of tenant {tenant!r}",
+                       hint="import it with a new id, --id NEW-ID (the history keeps its versions)")

@@ -25,10 +25,18 @@ class FlowctlError(Exception):
     exit_code = 70
     code = "internal"
 
-    def __init__(self, message: str, problems: list[Problem] | tuple[Problem, ...] = ()) -> None:
+    def __init__(self, message: str, problems: list[Problem] | tuple[Problem, ...] = (),
+                 hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.problems = list(problems)
+        # What to do on the command line (a flag to pass, a command to run): the
+        # core describes the problem in `message`; the CLI adds `hint` to it.
+        self.hint = hint
+
+    def cli_message(self) -> str:
+        """The message as the CLI prints it: the problem, then what to do there."""
+        return f"{self.message}; {self.hint}" if self.hint else self.message
 
 
 class BadInput(FlowctlError):

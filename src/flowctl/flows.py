@@ -102,7 +102,8 @@ class Flows:
         self.tenant = names.check_tenant(tenant)
         self.actor = _check_text("actor", actor, required=True)
         if not lock_timeout >= 0:  # also NaN, which would make a busy lock wait forever
-            raise BadInput(f"--lock-timeout {lock_timeout!r} is not a number of seconds >= 0")
+            raise BadInput(f"the lock timeout {lock_timeout!r} is not a number of seconds >= 0",
+                           hint="give --lock-timeout SECONDS")
         self.lock_timeout = lock_timeout
         # Whether the last `update` wrote anything (like DB-API's cursor.rowcount):
         # an update that changes nothing writes nothing and returns the head as is.
@@ -134,9 +135,8 @@ class Flows:
         for candidate, head in self._heads():
             if head["id"] == flow:
                 return candidate
-        raise NotFound(
-            f"no flow {flow!r} in tenant {self.tenant!r}: see `flowctl list` (or pass --tenant)"
-        )
+        raise NotFound(f"no flow {flow!r} in tenant {self.tenant!r}",
+                       hint="see `flowctl list` (or pass --tenant)")
 
     # -- reading ---------------------------------------------------------------
 

@@ -29,7 +29,7 @@ class Page(NamedTuple):
 def page(heads: list[Head], limit: int, cursor: str | None) -> Page:
     """The page of `heads` (already filtered) after `cursor`, at most `limit` long."""
     if limit < 1:
-        raise BadInput(f"--limit must be at least 1 (got {limit})")
+        raise BadInput(f"a page holds at least 1 flow (limit {limit})", hint="give --limit N with N >= 1")
     after = _decode_cursor(cursor) if cursor else None
     ordered = sorted(heads, key=_list_order)
     remaining = [head for head in ordered if after is None or _list_order(head) > after]
@@ -66,6 +66,6 @@ def _decode_cursor(cursor: str) -> tuple[int, int, str]:
         if not (isinstance(rank, int) and isinstance(stamp, int) and isinstance(key, str)):
             raise ValueError
     except (ValueError, TypeError, binascii.Error):
-        raise BadInput(f"--cursor {cursor[:40]!r} is not a cursor from `flowctl list`: "
-                       "start without --cursor") from None
+        raise BadInput(f"cursor {cursor[:40]!r} is not a cursor from a previous page of `flowctl list`",
+                       hint="start without --cursor") from None
     return (rank, stamp, key)

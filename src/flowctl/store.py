@@ -212,7 +212,7 @@ class FileLock:
                         os.close(fd)
                         raise Busy(
                             f"{self.what} is busy: another flowctl holds its lock "
-                            f"(waited {self.timeout:g}s); retry, or raise --lock-timeout"
+                            f"(waited {self.timeout:g}s)", hint="retry, or raise --lock-timeout"
                         ) from None
                     time.sleep(delay)
                     delay = min(delay * 2, 0.05)
@@ -309,21 +309,21 @@ class Store(NamedTuple):
         """Find the store: --store, then $FLOWCTL_STORE, then the nearest
         ancestor of the working directory holding flowctl.toml (as git finds .git)."""
         if explicit == "":
-            raise BadInput("--store is empty: give the store's directory")
+            raise BadInput("the store path is empty", hint="give the store's directory with --store")
         chosen = explicit or os.environ.get("FLOWCTL_STORE")
         if chosen:
-            where = "--store" if explicit else "$FLOWCTL_STORE"
             if os.path.exists(chosen) and not os.path.isdir(chosen):
-                raise BadInput(f"{where} {chosen!r} is a file, not a store directory: "
-                               "give the directory that holds flowctl.toml")
+                where = "--store or $FLOWCTL_STORE" if explicit is None else "--store"
+                raise BadInput(f"the store path {chosen!r} is a file, not a store directory",
+                               hint=f"give {where} the directory that holds flowctl.toml")
             return cls.open(Path(chosen))
         here = Path.cwd()
         for candidate in (here, *here.parents):
             if (candidate / CONFIG_FILE).is_file():
                 return cls.open(candidate)
         raise NotFound(
-            f"no flowctl store in {here} or any parent: run `flowctl init` to make one, "
-            "or pass --store / set FLOWCTL_STORE"
+            f"no flowctl store in {here} or any parent",
+            hint="run `flowctl init` to make one, or pass --store / set FLOWCTL_STORE"
         )
 
     @staticmethod

@@ -61,7 +61,7 @@ def dumps_toml(record: dict[str, Any]) -> str:
     for key, value in present.items():
         where = _find_null(value, key)
         if where is not None:
-            raise BadInput(f"{where} is null, which TOML cannot represent: use --format json for this record")
+            raise BadInput(f"{where} is null, which TOML cannot represent", hint="use --format json for this record")
     return tomli_w.dumps(present)
 
 

@@ -184,13 +184,13 @@ def one_line(text: str) -> str:
 def report_error(error: FlowctlError, as_json: bool) -> None:
     """One line on stderr (plus one per problem), or one JSON object with --json."""
     if as_json:
-        body: dict[str, Any] = {"code": error.code, "exit": error.exit_code, "message": error.message}
+        body: dict[str, Any] = {"code": error.code, "exit": error.exit_code, "message": error.cli_message()}
         if error.problems:
             body["errors"] = [{"path": p.path, "message": p.message} for p in error.problems]
         # As JSON escapes, so the decoded message is unchanged and the line stays one.
         sys.stderr.write(json.dumps({"error": body}, ensure_ascii=False).translate(_escapes(True)) + "\n")
         return
-    lines = [f"flowctl: error: {one_line(error.message)}"] + [f"  {one_line(str(problem))}"
+    lines = [f"flowctl: error: {one_line(error.cli_message())}"] + [f"  {one_line(str(problem))}"
                                                               for problem in error.problems]
     sys.stderr.write("\n".join(lines) + "\n")
 

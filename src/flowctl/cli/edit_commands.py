@@ -67,16 +67,16 @@ def _not_saved(settings: Settings, flows: Any, head: "records.Head", path: Path,
     try:
         current = flows.get(key)["rowVersion"]
     except FlowctlError:  # e.g. deleted meanwhile: there is nothing to apply the edit to
-        return f"edit not saved: {exc.message}; your edit is kept in {path}"
+        return f"edit not saved: {exc.cli_message()}; your edit is kept in {path}"
     # The global options as given, so the commands reach the same store and tenant from anywhere.
     cli = "flowctl" + "".join(f" {option} {shlex.quote(value)}" for option, value
                               in (("--store", settings.store), ("--tenant", settings.tenant)) if value is not None)
     apply = f"{cli} update {shlex.quote(key)} --config {shlex.quote(str(path))} --row-version {current}"
     if current == head["rowVersion"]:
-        return f"edit not saved: {exc.message}; your edit is kept in {path}: fix it and run `{apply}`"
+        return f"edit not saved: {exc.cli_message()}; your edit is kept in {path}: fix it and run `{apply}`"
     review = f"{cli} diff {shlex.quote(key)} draft {shlex.quote('@' + str(path))}"
     # A conflict's own message advises to re-read and retry, which would lose the edit: this replaces it.
-    why = "" if isinstance(exc, Conflict) else f"{exc.message}; "
+    why = "" if isinstance(exc, Conflict) else f"{exc.cli_message()}; "
     return (f"edit not saved: {why}someone changed flow {key} meanwhile (rowVersion {head['rowVersion']} → "
             f"{current}); your edit is kept in {path}: see what applying it would change with `{review}`, "
             f"then apply it with `{apply}`")
