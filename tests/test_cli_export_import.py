@@ -180,7 +180,7 @@ class TestBadBundles:
         (lambda b: b["flow"].pop("name"), "flow: missing name"),
         (lambda b: b["flow"].update(extra=1), "flow: unknown extra"),
         (lambda b: b["flow"].update(rowVersion="3"), "rowVersion"),
-        (lambda b: b["audit"].append({"what": "x"}), "audit[8]: must be an object starting with"),
+        (lambda b: b["audit"].append({"what": "x"}), 'audit[8]: field "at" is missing'),
     ])
     def test_malformed_bundle_exits_2(self, run: Run, exported: Path, change: Callable[[dict[str, Any]], object],
                                       expected: str) -> None:

@@ -488,11 +488,12 @@ def test_configs_json_cannot_store_are_refused(target: Target, name: str, text: 
 
 
 def test_import_with_a_non_integer_audit_version_is_refused(target: Target) -> None:
-    """An audit line whose version is not a number is a damaged bundle (exit 8), never a crash."""
+    """An audit line whose version is not a number is a malformed bundle (exit 2, the audit
+    line named, as for a store's own log), never a crash."""
     bundle = json.loads(target.run("export", "f").stdout)
     for entry in bundle["audit"]:
         if entry.get("action") == "publish":
             entry["version"] = [entry["version"]]
     path = target.file("bundle.json", json.dumps(bundle).encode())
     result = target.check(["import", path, "--key", "imported", "--id", "imported-id"])
-    assert result.exit_code == 8, result.output
+    assert result.exit_code == 2 and 'without an integer "version"' in result.stderr, result.output

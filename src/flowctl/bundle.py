@@ -21,7 +21,6 @@ with its path.
 
 from __future__ import annotations
 
-import itertools
 from typing import TYPE_CHECKING, Any, cast
 
 from . import journal, jsonio, names, reading, records
@@ -36,7 +35,6 @@ MAX_BUNDLE_BYTES = 512 * 1024 * 1024  # a long history: far beyond one config's 
 _HEAD_FIELDS = tuple(records.Head.__annotations__)
 _SNAPSHOT_FIELDS = tuple(records.Snapshot.__annotations__)
 _NULLABLE = {"activeVersion"}  # the only top-level record field that may be null (docs/contract.md §3)
-_AUDIT_FIRST = ("at", "actor", "action", "rowVersion")
 
 
 def export_flow(flows: Flows, flow: str) -> dict[str, Any]:
@@ -116,9 +114,9 @@ def _read_bundle(document: Any, source: str) -> tuple[records.Head, list[records
                  for i, snapshot in enumerate(document["versions"])]
     audit = document["audit"]
     for i, entry in enumerate(audit):
-        if not (isinstance(entry, dict) and tuple(entry)[:4] == _AUDIT_FIRST
-                and type(entry["rowVersion"]) is int and isinstance(entry["action"], str)):
-            problems.append(Problem(f"audit[{i}]", f"must be an object starting with {', '.join(_AUDIT_FIRST)}"))
+        problem = records.audit_problem(entry)  # the rule every audit line read from a store meets
+        if problem:
+            problems.append(Problem(f"audit[{i}]", problem))
     if problems:
         raise BadInput(f"{source}: not a valid flowctl bundle ({len(problems)} problems)", problems)
     return head, snapshots, audit
@@ -151,9 +149,11 @@ def _check_history(
 ) -> None:
     """The checks `verify` makes of a flow, on the bundle: IntegrityError (exit 8) if any fails."""
     problems = []
+    # As verify demands of a flow: one line per change, rowVersions 1, 2, … up to the head's.
     rows = [entry["rowVersion"] for entry in audit]
-    if any(later <= earlier for earlier, later in itertools.pairwise(rows)) or (rows and rows[-1] > head["rowVersion"]):
-        problems.append(Problem("audit", f"rowVersions must increase up to the flow's {head['rowVersion']}"))
+    if rows != list(range(1, head["rowVersion"] + 1)):
+        problems.append(Problem("audit", f"rowVersions must run 1, 2, … up to the flow's {head['rowVersion']}, "
+                                         "one line per change"))
     if head["latestVersion"] != len(snapshots):
         problems.append(Problem("flow.latestVersion",
                                 f"is {head['latestVersion']} but the bundle holds {len(snapshots)} versions"))
@@ -168,14 +168,15 @@ def _check_history(
             problems.append(Problem(where, "config does not match its configSha256 (altered or damaged)"))
         if (snapshot["flowId"], snapshot["key"], snapshot["tenantId"]) != (head["id"], head["key"], head["tenantId"]):
             problems.append(Problem(where, "flowId/key/tenantId differ from the bundle's flow"))
-    released = {entry["version"]: entry for entry in audit
-                if entry.get("action") in ("publish", "rollback") and isinstance(entry.get("version"), int)}
+    releases = [entry for entry in audit if entry.get("action") in records.RELEASE_ACTIONS]
+    released = {entry.get("version"): entry for entry in releases}
+    if len(released) != len(releases):
+        problems.append(Problem("audit", "a version has more than one publish/rollback line"))
     for snapshot in snapshots:
-        # The same agreement verify demands, so an import never creates a flow verify rejects.
+        # The same agreement verify demands, so an import never creates a flow verify rejects:
+        # each version's release line is exactly the one its snapshot implies.
         line = released.get(snapshot["version"])
-        if line is None or (line["at"], line["actor"], line.get("notes", "")) != (
-            snapshot["publishedAt"], snapshot["publishedBy"], snapshot["notes"]
-        ):
+        if line is None or line != reading.release_audit(snapshot, line["rowVersion"]):
             problems.append(Problem("audit", f"no publish/rollback line agreeing with version {snapshot['version']}"))
     if problems:
         raise IntegrityError(f"{source}: the bundle's history does not hold together: "
