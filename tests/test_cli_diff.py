@@ -2,7 +2,7 @@
 
 The diff algorithm itself is proven in test_diff.py; these tests prove the
 command: which two configs it compares, how it labels them, and what it
-prints and exits with (SPEC §5 `diff`).
+prints and exits with (docs/contract.md §5 `diff`).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def top_n_change(document: dict[str, Any]) -> tuple[Any, Any]:
 )
 def test_version_selectors(run: Run, history: str, selectors: list[str], labels: tuple[str, str],
                            values: tuple[int, int]) -> None:
-    """N, vN, latest, active and draft each pick the config they name, labelled as SPEC §5 says."""
+    """N, vN, latest, active and draft each pick the config they name, labelled as docs/contract.md §5 says."""
     document = diff_json(run, history, *selectors)
     assert (document["from"], document["to"]) == labels
     assert top_n_change(document) == values
@@ -115,10 +115,12 @@ def test_bad_selectors(run: Run, history: str, args: list[str], code: int, fragm
 
 
 def test_missing_flow_is_not_found(run: Run) -> None:
+    """diff of a flow that does not exist is exit 3, naming it."""
     assert_error(run("diff", "ghost"), 3, "ghost")
 
 
 def test_file_that_is_not_an_object_is_bad_input(run: Run, history: str, tmp_path: Path) -> None:
+    """@FILE holding a JSON list, not an object, is bad input (exit 2), not compared."""
     path = tmp_path / "list.json"
     path.write_text("[1, 2]", encoding="utf-8")
     assert_error(run("diff", history, f"@{path}"), 2, "JSON object")

@@ -224,6 +224,7 @@ def test_failing_editor_changes_nothing(run: Run, flow: str, editor: Editor) -> 
 
 
 def test_missing_editor_says_what_to_set(run: Run, flow: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An $EDITOR that does not exist is exit 2 naming the variable to set, not a crash."""
     monkeypatch.setenv("EDITOR", "/nonexistent/editor --wait")
     result = run("edit", flow)
     assert result.exit_code == 2

@@ -149,6 +149,7 @@ class TestErrors:
         assert "/nodes/-=" in result.stderr
 
     def test_unset_missing_node_exits_2(self, run: Run, flow: str) -> None:
+        """--unset of a node id that does not exist is exit 2 naming the id (never a silent no-op)."""
         result = run("update", flow, "--unset", "/nodes/ghost")
         assert result.exit_code == 2
         assert "ghost" in result.stderr

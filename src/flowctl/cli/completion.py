@@ -50,7 +50,7 @@ def _given(ctx: Any, name: str) -> Any:
 
 
 def _flows(ctx: Any) -> Any:
-    """The flows of the store and tenant the command line points at (SPEC §1, §2),
+    """The flows of the store and tenant the command line points at (docs/contract.md §1, §2),
     found by the CLI's own rule, so an empty tenant is an error here too."""
     from .common import Settings
 
