@@ -91,6 +91,37 @@ def test_a_snapshot_past_latest_that_does_not_prove_itself_is_never_acted_on(
     assert tree_bytes(store) == before
 
 
+@pytest.mark.parametrize("publishes", [0, 2])
+def test_a_release_cut_off_before_its_index_line_is_completed(run: Run, store: Path, tmp_path: Path,
+                                                               publishes: int) -> None:
+    """A release cut right after its commit point by a flowctl that wrote the index
+    line only after it (no index line yet, even for v1) is completed by the next write."""
+    from unittest import mock
+
+    from flowctl import journal
+    from flowctl.flows import Flows
+    from flowctl.store import Store
+
+    run.json("create", "f", "--name", "F", "--config", write_config(tmp_path / "c.json", scored()))
+    for i in range(publishes):
+        run.json("publish", "f", "-m", f"p{i}")
+    real_append = journal._Transaction.append
+
+    def without_index(tx: Any, path: Path, line: bytes) -> None:
+        if path.name != "versions.jsonl":
+            real_append(tx, path, line)
+
+    class Killed(BaseException):
+        pass
+
+    with mock.patch.object(journal._Transaction, "append", without_index), \
+            mock.patch.object(journal, "_after_commit", mock.Mock(side_effect=Killed)), pytest.raises(Killed):
+        Flows(Store.open(store), "default", "tester").publish("f", notes="cut")
+    assert run("update", "f", "--name", "next").exit_code == 0
+    assert verify(run) == (0, [])
+    assert [v["notes"] for v in run.json("versions", "f")["versions"]][-1] == "cut"
+
+
 # -- the audit log's last line ------------------------------------------------------
 
 

@@ -148,10 +148,10 @@ def _drop_uncommitted_index_line(files: FlowFiles, head: Head) -> bool:
 
 
 def _complete_index(files: FlowFiles, head: Head, released: Snapshot) -> None:
-    """Add the index line of a release completed forward, if it lacks one
-    (flowctl before 0.2 wrote that line after the commit point)."""
+    """Add the index line of a release completed forward, if it lacks one (the
+    write order before this one wrote that line after the commit point)."""
     _, entry, _ = index_tail(files)
-    if entry is not None and entry.get("version") == head["latestVersion"] - 1:
+    if (entry.get("version") if entry else 0) == head["latestVersion"] - 1:
         append_line(files.version_index, jsonio.compact_line(records.version_entry(released)))
 
 
