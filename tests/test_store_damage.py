@@ -203,6 +203,56 @@ def test_a_damaged_index_line_falls_back_to_the_snapshots(run: Run, store: Path,
     assert result.exit_code == 0 and "release 3" in result.stdout
 
 
+@pytest.mark.parametrize("where", ["flow.json", "versions/000001.json", "versions.jsonl", "audit.jsonl", "versions"])
+def test_a_directory_or_file_where_the_other_belongs_is_damage(run: Run, store: Path, five: Path,
+                                                               where: str) -> None:
+    """A directory where a store file belongs (or a file for versions/) is exit 8 naming
+    it where a command reads it, and verify names it — never an I/O error (74) or a crash."""
+    path = five / where
+    if path.is_dir():
+        shutil.rmtree(path)
+        path.write_text("x\n")
+    else:
+        path.unlink()
+        path.mkdir()
+    for args in (["show", "f", "--version", "1"], ["export", "f"], ["history", "f"], ["versions", "f"],
+                 ["verify", "--repair"], ["publish", "f"]):
+        result = run(*args)
+        assert result.exit_code in (0, 3, 8), (args, result.exit_code, result.stderr)
+        assert "internal error" not in result.stderr and "Traceback" not in result.output
+    assert verify(run)[0] == 8
+
+
+def test_a_write_refuses_a_mistyped_last_audit_line(run: Run, store: Path, five: Path) -> None:
+    """A last audit line whose rowVersion is 6.0, not 6, is damage a write does not build on."""
+    audit = five / "audit.jsonl"
+    lines = audit.read_bytes().splitlines(keepends=True)
+    entry = json.loads(lines[-1])
+    lines[-1] = json.dumps({**entry, "rowVersion": float(entry["rowVersion"])}).encode() + b"\n"
+    audit.write_bytes(b"".join(lines))
+    before = tree_bytes(store)
+    for args in WRITES:
+        one_error_line(run(*args), 8, "audit.jsonl")
+    assert tree_bytes(store) == before
+
+
+def test_a_write_refuses_a_duplicated_last_index_line(run: Run, store: Path, five: Path) -> None:
+    """An index whose last line is repeated ends at latestVersion but is not 1..N: writes refuse."""
+    index = five / "versions.jsonl"
+    index.write_bytes(index.read_bytes() + index.read_bytes().splitlines(keepends=True)[-1])
+    before = tree_bytes(store)
+    one_error_line(run("publish", "f"), 8, "versions.jsonl")
+    assert tree_bytes(store) == before
+
+
+def test_repair_advice_holds_when_the_head_is_mistyped(run: Run, store: Path, five: Path) -> None:
+    """latestVersion 5.0: verify does not promise an index rebuild that repair cannot do."""
+    head = five / "flow.json"
+    head.write_text(head.read_text().replace('"latestVersion": 5', '"latestVersion": 5.0'))
+    code, found = verify(run)
+    assert code == 8 and all("--repair" not in p["problem"] for p in found), found
+
+
 # -- writes check what they build on --------------------------------------------------
 
 

@@ -161,13 +161,15 @@ def check_tails(files: FlowFiles, head: Head, tail: AuditTail | None = None) -> 
     latestVersion, and both agree with the latest snapshot. O(1) in history."""
     tail = tail or audit_tail(files)
     last_row = tail.last.get("rowVersion") if tail.last else None
-    if last_row != head["rowVersion"]:
+    if tail.last is None or records.audit_problem(tail.last) or type(last_row) is not int \
+            or last_row != head["rowVersion"]:
         raise damage(files.audit, f"ends at rowVersion {last_row}, but flow.json is at {head['rowVersion']}",
                      disagree_with=files.head)
     latest = head["latestVersion"]
-    _, entry, _ = index_tail(files)
+    _, entry, before = index_tail(files)
     indexed = entry.get("version") if entry else 0
-    if indexed != latest:
+    before_last = before.get("version") if before else 0
+    if type(indexed) is not int or indexed != latest or (latest > 1 and before_last != latest - 1):
         raise damage(files.version_index, f"ends at v{indexed}, but flow.json says latestVersion {latest}",
                      disagree_with=files.head)
     if not latest:

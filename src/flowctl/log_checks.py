@@ -128,7 +128,7 @@ def check_index(verifier: Verifier, state: FlowState) -> None:
         return
     fix = _REBUILD_INDEX if state.snapshots_sound else None
     advice = ": `flowctl verify --repair` rebuilds it from the snapshots" if fix else \
-             ": rebuild it with `flowctl verify --repair` once the snapshots are restored"
+             ": it can be rebuilt from the snapshots once flow.json and the snapshots named here are sound"
     lines = _split(verifier, state, raw, path)
     if state.cut_off and len(lines) == state.latest + 1:
         lines = lines[:-1]  # the line of the release cut off: settled with it

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
@@ -54,6 +55,8 @@ def tail_lines(path: Path, count: int) -> tuple[int, list[tuple[int, bytes]], by
     except FileNotFoundError:
         return 0, [], b""
     try:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise damage(path, "is a directory, not a file")
         size = os.fstat(fd).st_size
         chunk = _TAIL_CHUNK
         while True:

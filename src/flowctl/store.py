@@ -115,6 +115,12 @@ def open_nofollow(path: Path, flags: int, mode: int = 0o644) -> int:
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise IntegrityError(f"{path}: is a symlink; flowctl never follows links inside the store") from None
+        if exc.errno == errno.EISDIR:  # opened for writing: a directory where a store file belongs
+            raise IntegrityError(f"{path}: is a directory, not a file: restore the file from git "
+                                 f"(`git checkout -- {path}`), then run `flowctl verify`") from None
+        if exc.errno == errno.ENOTDIR:  # e.g. versions/ replaced by a file
+            raise IntegrityError(f"{path.parent}: is a file where flowctl keeps a directory: restore it from git "
+                                 f"(`git checkout -- {path.parent}`), then run `flowctl verify`") from None
         raise
 
 
@@ -160,8 +166,12 @@ def truncate(target: Path, size: int) -> None:
 def read_bytes(path: Path) -> bytes:
     """Read a store file, refusing to follow a symlink in its last component."""
     fd = open_nofollow(path, os.O_RDONLY)
-    with os.fdopen(fd, "rb") as fh:
-        return fh.read()
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            return fh.read()
+    except IsADirectoryError:  # a directory where a store file belongs: damage, not an I/O error
+        raise IntegrityError(f"{path}: is a directory, not a file: restore the file from git "
+                             f"(`git checkout -- {path}`), then run `flowctl verify`") from None
 
 
 def read_json(path: Path) -> Any:

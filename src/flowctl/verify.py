@@ -102,7 +102,8 @@ class FlowState:
         latest = head.get("latestVersion")
         self.latest = latest if type(latest) is int else 0
         self.snapshots: dict[int, dict[str, Any]] = {}  # version → sound snapshot
-        self.snapshots_sound = True  # no gap, no damaged snapshot
+        # No gap, no damaged snapshot, and a head repair can build on.
+        self.snapshots_sound = records.head_problem(head) is None
         self.released: dict[int, dict[str, Any]] = {}  # version → its audit release line
         self.audit_lines: dict[int, int] = {}  # version → the number of that line
         self.cut_off = False  # a release or change cut off before or after its commit point
@@ -279,6 +280,10 @@ class Verifier:
         files, key, latest = state.files, state.key, state.latest
         try:
             listing = sorted(os.listdir(files.versions))
+        except NotADirectoryError:
+            self.restore(key, files.versions, "versions/ is a file, not a directory")
+            state.snapshots_sound = False
+            return
         except FileNotFoundError:
             listing = []
             if latest:
