@@ -48,7 +48,7 @@ HEAD_FIELDS = [
 """The fields of a flow head (flow.json, `show --json`), in docs/contract.md §3 order."""
 
 SNAPSHOT_FIELDS = [
-    "flowId", "tenantId", "key", "version", "publishedAt", "publishedBy", "notes", "source",
+    "flowId", "tenantId", "key", "kind", "version", "publishedAt", "publishedBy", "notes", "source",
     "summary", "configSha256", "configSnapshot",
 ]
 """The fields of a version snapshot (versions/NNNNNN.json), in docs/contract.md §3 order."""

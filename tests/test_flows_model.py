@@ -27,9 +27,11 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from flowctl import journal, pipeline
+from flowctl import journal
 from flowctl.errors import Conflict, FlowctlError, InvalidConfig, NotFound
-from flowctl.flows import Flows, Release
+from flowctl.flows import Flows
+from flowctl.kinds import decision_flow as pipeline
+from flowctl.releases import Release
 from flowctl.repair import repair
 from flowctl.store import Store
 from flowctl.verify import Verifier

@@ -22,9 +22,9 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from . import reading
+from . import jsonio, kinds, reading
 from .errors import BadInput
 from .flows import Flows, default_actor, version_number, versions_lines
 from .names import check_tenant
@@ -148,11 +148,13 @@ class Store:
         """
         return iter(self._flows.list(status=status, limit=sys.maxsize).flows)
 
-    def page(self, status: str | None = None, limit: int = 25, cursor: str | None = None) -> Page:
+    def page(self, status: str | None = None, limit: int = 25, cursor: str | None = None,
+             kind: str | None = None) -> Page:
         """One page of `list`, as `flowctl list --limit --cursor` shows it: the
-        heads, the total after the filter, and the cursor of the next page
-        (None on the last). A cursor not from a page is `BadInput` (exit 2)."""
-        return self._flows.list(status=status, limit=limit, cursor=cursor)
+        heads (of `status`, of `kind`), the total after the filter, and the cursor
+        of the next page (None on the last). A cursor not from a page is
+        `BadInput` (exit 2)."""
+        return self._flows.list(status=status, limit=limit, cursor=cursor, kind=kind)
 
     def export(self, flow: str) -> dict[str, Any]:
         """The bundle of `flow`, as `flowctl export` writes it: the head, every
@@ -218,16 +220,43 @@ class Flow:
         selector = _selector(which, ("active", "latest"))
         return reading.read_snapshot(self._files, self._head, version_number(self._head, selector))
 
+    def document(self) -> dict[str, Any]:
+        """The head as `show --json` prints it: the record, and for a workflow what
+        the workflow API derives from it, `hasDraft` (the draft differs from the
+        active config) and `hasLiveVersion` (a version is active)."""
+        head: dict[str, Any] = dict(self._head)
+        if head["kind"] == "workflow":
+            active = head["activeVersion"]
+            live_sha = self.snapshot(active)["configSha256"] if active is not None else None
+            head["hasDraft"] = jsonio.config_sha256(head["draftConfig"]) != live_sha
+            head["hasLiveVersion"] = active is not None
+        return head
+
     def versions(self) -> list[VersionEntry]:
         """Every version's summary (§3.3: version, publishedAt, publishedBy, notes,
-        source, summary), oldest first, as `flowctl versions --json` lists them."""
-        return reading.read_versions(self._files, self._head)
+        source, summary), oldest first, as `flowctl versions --json` lists them;
+        a policy's each carry `active` (true on the active one), as the policy
+        versions endpoint does."""
+        entries = reading.read_versions(self._files, self._head)
+        if self._marks_active():
+            active = self._head["activeVersion"]
+            return [cast(VersionEntry, {**entry, "active": entry["version"] == active}) for entry in entries]
+        return entries
 
     def versions_lines(self) -> list[bytes]:
         """The same summaries as compact JSON, one `bytes` line each (no newline),
         oldest first, taken from the version index as stored when it is sound:
         10,000 versions build no dicts (`versions --json` splices them)."""
-        return versions_lines(self._files, self._head)
+        lines = versions_lines(self._files, self._head)
+        if self._marks_active():
+            active = self._head["activeVersion"]
+            # Line i is version i+1 (the index is contiguous, else it was rebuilt).
+            lines = [line[:-1] + (b',"active":true}' if number == active else b',"active":false}')
+                     for number, line in enumerate(lines, start=1)]
+        return lines
+
+    def _marks_active(self) -> bool:
+        return kinds.kind(self._head["kind"]).rollback == "swap"
 
     def history(self) -> list[dict[str, Any]]:
         """The committed audit entries (§3.4), oldest first."""

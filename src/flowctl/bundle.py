@@ -32,9 +32,7 @@ if TYPE_CHECKING:
 FORMAT = "flowctl-bundle"
 BUNDLE_VERSION = 1
 MAX_BUNDLE_BYTES = 512 * 1024 * 1024  # a long history: far beyond one config's limit
-_HEAD_FIELDS = tuple(records.Head.__annotations__)
-_SNAPSHOT_FIELDS = tuple(records.Snapshot.__annotations__)
-_NULLABLE = {"activeVersion"}  # the only top-level record field that may be null (docs/contract.md §3)
+_NULLABLE = {"activeVersion", "pausedReason"}  # the top-level record fields that may be null (contract §3)
 
 
 def export_flow(flows: Flows, flow: str) -> dict[str, Any]:
@@ -109,8 +107,11 @@ def _read_bundle(document: Any, source: str) -> tuple[records.Head, list[records
             problems.append(Problem(field, f"must be {'an object' if kind is dict else 'a list'}"))
     if problems:
         raise BadInput(f"{source}: not a valid flowctl bundle", problems)
-    head = _record(document["flow"], _HEAD_FIELDS, records.Head, "flow", problems)
-    snapshots = [_record(snapshot, _SNAPSHOT_FIELDS, records.Snapshot, f"versions[{i}]", problems)
+    flow = document["flow"]
+    head = _record(flow, records.head_fields(str(flow.get("kind"))), records.Head, "flow", problems,
+                   records.head_problem)
+    snapshots = [_record(snapshot, records.snapshot_fields(snapshot if isinstance(snapshot, dict) else {}),
+                         records.Snapshot, f"versions[{i}]", problems, records.snapshot_problem)
                  for i, snapshot in enumerate(document["versions"])]
     audit = document["audit"]
     for i, entry in enumerate(audit):
@@ -122,9 +123,11 @@ def _read_bundle(document: Any, source: str) -> tuple[records.Head, list[records
     return head, snapshots, audit
 
 
-def _record(value: Any, fields: tuple[str, ...], shape: type, where: str, problems: list[Problem]) -> Any:
+def _record(value: Any, fields: tuple[str, ...], shape: type, where: str, problems: list[Problem],
+            rule: Any) -> Any:
     """`value` with its fields in contract order (a TOML file may reorder them and
-    leave nulls out); its missing, unknown and mistyped fields added to `problems`."""
+    leave nulls out); its missing, unknown and mistyped fields, and what `rule`
+    (records.head_problem, records.snapshot_problem) finds, added to `problems`."""
     from .verify import record_problems
 
     if not isinstance(value, dict):
@@ -140,7 +143,8 @@ def _record(value: Any, fields: tuple[str, ...], shape: type, where: str, proble
         problems.append(Problem(where, detail))
         return value
     ordered = {field: value.get(field) for field in fields}
-    problems.extend(Problem(where, problem) for problem in record_problems(ordered, shape, where))
+    found = record_problems(ordered, shape, where, fields) or [problem for problem in [rule(ordered)] if problem]
+    problems.extend(Problem(where, problem) for problem in found)
     return ordered
 
 
@@ -168,7 +172,9 @@ def _check_history(
             problems.append(Problem(where, "config does not match its configSha256 (altered or damaged)"))
         if (snapshot["flowId"], snapshot["key"], snapshot["tenantId"]) != (head["id"], head["key"], head["tenantId"]):
             problems.append(Problem(where, "flowId/key/tenantId differ from the bundle's flow"))
-    releases = [entry for entry in audit if entry.get("action") in records.RELEASE_ACTIONS]
+        if snapshot.get("kind", head["kind"]) != head["kind"]:
+            problems.append(Problem(where, f"is a {snapshot.get('kind')} version of a {head['kind']}"))
+    releases = [entry for entry in audit if records.releases_version(entry)]
     released = {entry.get("version"): entry for entry in releases}
     if len(released) != len(releases):
         problems.append(Problem("audit", "a version has more than one publish/rollback line"))

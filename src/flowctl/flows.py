@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
-from . import journal, jsonio, names, paging, reading, records
+from . import journal, jsonio, kinds, names, paging, reading, records
 from .errors import BadInput, Conflict, InvalidConfig, NotFound
 from .paging import Page
 from .records import Head, Snapshot, VersionEntry
+from .releases import Release
 from .store import FlowFiles, Store
 
 if TYPE_CHECKING:
@@ -52,14 +53,6 @@ def _check_status(status: str) -> str:
     return status
 
 
-def _check_row_version(head: Head, expected: int | None) -> None:
-    if expected is not None and expected != head["rowVersion"]:
-        raise Conflict(
-            f"flow {head['key']!r} is at rowVersion {head['rowVersion']}, not {expected}: "
-            f"someone changed it; re-read it with `flowctl show {head['key']}` and retry"
-        )
-
-
 def version_number(head: Head, which: str | int) -> int:
     """The version number `which` names in `head`: 'active', 'latest' or a number
     (NotFound when the flow has no such version yet)."""
@@ -84,16 +77,6 @@ def versions_lines(files: FlowFiles, head: Head) -> list[bytes]:
     return lines
 
 
-class Release(NamedTuple):
-    """What a publish or rollback wrote (or, with dry_run, would write)."""
-
-    head: Head
-    snapshot: Snapshot
-    previous_version: int | None
-    previous_config: dict[str, Any] | None
-    dry_run: bool = False
-
-
 class Flows:
     """The flows of one tenant of a store, as seen by one actor."""
 
@@ -108,6 +91,21 @@ class Flows:
         # Whether the last `update` wrote anything (like DB-API's cursor.rowcount):
         # an update that changes nothing writes nothing and returns the head as is.
         self.last_update_changed = False
+
+    # -- preconditions -----------------------------------------------------------
+
+    @staticmethod
+    def check_row_version(head: Head, expected: int | None) -> None:
+        """Conflict (exit 4) unless the head is at rowVersion `expected` (when given)."""
+        if expected is not None and expected != head["rowVersion"]:
+            raise Conflict(
+                f"{kinds.kind(head['kind']).noun} {head['key']!r} is at rowVersion {head['rowVersion']}, "
+                f"not {expected}: someone changed it; re-read it with `flowctl show {head['key']}` and retry"
+            )
+
+    @staticmethod
+    def check_notes(notes: str) -> None:
+        _check_text("notes", notes, single_line=False)
 
     # -- finding ---------------------------------------------------------------
 
@@ -190,12 +188,16 @@ class Flows:
         """The audit entries of the flow, oldest first."""
         return reading.read_audit(*self._read(flow))
 
-    def list(self, status: str | None = None, limit: int = 25, cursor: str | None = None) -> Page:
-        """Flows ordered by status, then updatedAt newest first, then key,
-        paginated by an opaque keyset cursor."""
+    def list(self, status: str | None = None, limit: int = 25, cursor: str | None = None,
+             kind: str | None = None) -> Page:
+        """Flows (of `status`, of `kind`) ordered by status, then updatedAt newest
+        first, then key, paginated by an opaque keyset cursor."""
         if status is not None:
             _check_status(status)
-        heads = [head for _, head in self._heads() if status is None or head["status"] == status]
+        if kind is not None:
+            kinds.kind(kind)
+        heads = [head for _, head in self._heads()
+                 if (status is None or head["status"] == status) and (kind is None or head["kind"] == kind)]
         return paging.page(heads, limit, cursor)
 
     # -- writing ---------------------------------------------------------------
@@ -210,10 +212,12 @@ class Flows:
         auto_assembly: bool = True,
         config: Any = None,
         flow_id: str | None = None,
+        kind: str = kinds.DEFAULT_KIND,
+        source_text: str | None = None,
     ) -> Head:
-        """A new flow with the default (or given) draft, at rowVersion 1."""
-        from . import pipeline
-
+        """A new flow of `kind` with the kind's default (or the given) draft, at
+        rowVersion 1; `source_text` is a policy's source (its `source` field)."""
+        rules = kinds.rules(kinds.kind(kind).name)
         names.check_key(key)
         if flow_id is not None:
             names.check_id(flow_id)
@@ -222,10 +226,13 @@ class Flows:
         _check_status(status)
         if status == "active":
             raise InvalidConfig("a new flow cannot be active: it has no published version; publish it instead")
+        if source_text is not None:
+            field = _source_field(kind, key)
+            config = {**(rules.default_draft() if config is None else config), field: source_text}
         if config is None:
-            config = pipeline.default_draft()
+            config = rules.default_draft()
         else:
-            pipeline.validate(config)
+            rules.validate(config)
         files = self._files(key)
         with self.store.tenant_lock(self.tenant, self.lock_timeout):
             taken = {value for _, head in self._heads() for value in (head["key"], head["id"])}
@@ -238,6 +245,7 @@ class Flows:
                 flow_id=flow_id,
                 tenant=self.tenant,
                 key=key,
+                kind=kind,
                 name=name,
                 description=description,
                 status=status,
@@ -260,43 +268,57 @@ class Flows:
         config: Any = None,
         edits: Sequence[Edit] = (),
         row_version: int | None = None,
+        kind: str | None = None,
+        paused_reason: str | None = None,
+        source_text: str | None = None,
     ) -> Head:
         """Change the head; a change of nothing writes nothing (no rowVersion bump).
 
         `edits` (--set/--unset) apply in order to `config` if given, else to
-        the current draft; only the result is validated.
+        the current draft; only the result is validated, by the flow's kind
+        (which never changes: a different `kind` is refused). `paused_reason`
+        is a workflow's, with status paused; `source_text` a policy's source,
+        set after the edits.
         """
-        from . import pipeline
-
         if name is not None:
             _check_text("name", name, required=True)
         if description is not None:
             _check_text("description", description, single_line=False)
         if status is not None:
             _check_status(status)
-        if config is not None and not edits:
-            pipeline.validate(config)
         files = self.resolve(flow)
+        # Checked before the lock (and before recovery touches anything): a
+        # flow's kind never changes, so the head read now tells it.
+        flow_kind = _check_kind_change(reading.current_head(files), kind)
+        rules = kinds.rules(flow_kind)
+        if source_text is not None:
+            from .pointers import Edit
+
+            edits = [*edits, Edit("/" + _source_field(flow_kind, files.dir.name), source_text)]
+        if config is not None and not edits:
+            rules.validate(config)
         with self.store.flow_lock(files, self.lock_timeout):
             head = journal.recover(files)
-            _check_row_version(head, row_version)
+            self.check_row_version(head, row_version)
             if edits:
                 from . import pointers
 
                 # Under the lock: the edits apply to the draft as it is now, not as it was read.
                 config = pointers.apply(head["draftConfig"] if config is None else config, edits)
-                pipeline.validate(config)
+                rules.validate(config)
             wanted: dict[str, Any] = {
                 "name": name,
                 "description": description,
                 "status": status,
+                **_paused_reason(head, status, paused_reason),
                 "autoAssembly": auto_assembly,
                 "draftConfig": config,
             }
             fields = {
                 field: value
                 for field, value in wanted.items()
-                if value is not None and not jsonio.same_bytes(value, head[field])  # type: ignore[literal-required]
+                if (value is not None or field == "pausedReason")
+                and not jsonio.same_bytes(value, head.get(field))
             }
             self.last_update_changed = bool(fields)
             if not fields:
@@ -316,7 +338,7 @@ class Flows:
         files = self.resolve(flow)
         with self.store.flow_lock(files, self.lock_timeout):
             head = journal.recover(files)
-            _check_row_version(head, row_version)
+            self.check_row_version(head, row_version)
             # Also under the tenant's lock, like every entry of the tenant directory
             # (create's staging, repair's cleanup): the moved-away directory is then
             # never seen by `verify` as a stray, nor removed by repair under our feet.
@@ -328,107 +350,52 @@ class Flows:
         self, flow: str, *, notes: str = "", row_version: int | None = None, dry_run: bool = False
     ) -> Release:
         """Snapshot the draft as version latest+1 and make it active."""
-        from . import pipeline
+        from . import releases
 
-        _check_text("notes", notes, single_line=False)
-        files = self.resolve(flow)
-        with self.store.flow_lock(files, self.lock_timeout):
-            head = journal.preview(files) if dry_run else journal.recover(files)
-            _check_row_version(head, row_version)
-            draft = head["draftConfig"]
-            pipeline.check_publishable(draft)
-            return self._release(
-                files, head, draft, notes=notes, source={"action": "publish"}, dry_run=dry_run
-            )
+        return releases.publish(self, flow, notes=notes, row_version=row_version, dry_run=dry_run)
 
-    def rollback(
-        self,
-        flow: str,
-        *,
-        version: int | None = None,
-        notes: str = "",
-        expected_current_version: int | None = None,
-        row_version: int | None = None,
-        dry_run: bool = False,
-    ) -> Release:
-        """Append version latest+1 holding version `version`'s config; history stays.
+    def rollback(self, flow: str, *, version: int | None = None, notes: str = "",
+                 expected_current_version: int | None = None, row_version: int | None = None,
+                 dry_run: bool = False) -> Release:
+        """Go back to version `version` (default: the one numbered just below the
+        active one) by the kind's rule: a decision flow or workflow appends
+        version latest+1 with its config; a policy makes it active again."""
+        from . import releases
 
-        Without `version`: the version active before the current one (undo).
-        """
-        _check_text("notes", notes, single_line=False)
-        files = self.resolve(flow)
-        with self.store.flow_lock(files, self.lock_timeout):
-            head = journal.preview(files) if dry_run else journal.recover(files)
-            _check_row_version(head, row_version)
-            key, active = head["key"], head["activeVersion"]
-            if expected_current_version is not None and expected_current_version != active:
-                raise Conflict(
-                    f"flow {key!r} has active version {_v(active)}, not v{expected_current_version}: "
-                    "someone released meanwhile; check `flowctl versions` and retry"
-                )
-            if active is None:
-                raise NotFound(f"flow {key!r} has no published version: nothing to roll back to")
-            if version is None:
-                # Every release makes the new version active, so the one active
-                # before the current one is the version just below it.
-                if active <= 1:
-                    raise NotFound(f"flow {key!r} has no version before v{active} to go back to")
-                version = active - 1
-            if version == active:
-                raise Conflict(f"v{version} is already the active version of flow {key!r}: nothing to roll back")
-            target = reading.read_snapshot(files, head, version, check=True)
-            current = reading.read_snapshot(files, head, active)
-            if current["configSha256"] == target["configSha256"]:
-                raise Conflict(
-                    f"the active version v{active} of flow {key!r} already has v{version}'s config: "
-                    "no version written"
-                )
-            label = f"Rollback to v{version}"
-            return self._release(
-                files,
-                head,
-                target["configSnapshot"],
-                notes=f"{label}: {notes}" if notes else label,
-                source={"action": "rollback", "restoredVersion": version, "previousVersion": active},
-                dry_run=dry_run,
-            )
-
-    def _release(
-        self,
-        files: FlowFiles,
-        head: Head,
-        config: dict[str, Any],
-        *,
-        notes: str,
-        source: dict[str, Any],
-        dry_run: bool,
-    ) -> Release:
-        from . import pipeline
-
-        at = records.now()
-        active = head["activeVersion"]
-        previous_config = (
-            reading.read_snapshot(files, head, active)["configSnapshot"] if active is not None else None
-        )
-        snapshot = records.new_snapshot(
-            head,
-            version=head["latestVersion"] + 1,
-            at=at,
-            actor=self.actor,
-            notes=notes,
-            source=source,
-            summary=pipeline.summary(config),  # type: ignore[arg-type]
-            config=config,
-        )
-        new = records.head_after_release(head, snapshot)
-        if not dry_run:
-            audit = reading.release_audit(snapshot, new["rowVersion"])
-            journal.commit_release(files, audit, snapshot, new)
-        return Release(new, snapshot, active, previous_config, dry_run)
+        return releases.rollback(self, flow, version=version, notes=notes, row_version=row_version,
+                                 expected_current_version=expected_current_version, dry_run=dry_run)
 
 
-def _v(version: int | None) -> str:
-    return f"v{version}" if version is not None else "none"
+def _source_field(kind: str, key: str) -> str:
+    """The config field holding a kind's source text; BadInput for kinds without one."""
+    field = kinds.kind(kind).source_field
+    if field is None:
+        raise BadInput(f"{key!r} is a {kind}, whose config has no source text: only a policy's has",
+                       hint="give the config with --config FILE")
+    return field
+
+
+def _check_kind_change(head: Head, kind: str | None) -> str:
+    """The flow's kind; BadInput when `kind` names another one (kinds never change)."""
+    if kind is not None and kinds.kind(kind).name != head["kind"]:
+        raise BadInput(f"{head['key']!r} is a {head['kind']}: a flow's kind never changes",
+                       hint=f"create a new flow with `flowctl create KEY --kind {kind}`")
+    return head["kind"]
+
+
+def _paused_reason(head: Head, status: str | None, reason: str | None) -> dict[str, str | None]:
+    """The pausedReason field an update writes: `reason` for a workflow being (or
+    staying) paused; null when its status moves away from paused; else nothing."""
+    if reason is None:
+        moving_on = status is not None and status != "paused" and head.get("pausedReason") is not None
+        return {"pausedReason": None} if moving_on else {}
+    if "pausedReason" not in kinds.kind(head["kind"]).head_fields:
+        raise BadInput(f"{head['key']!r} is a {head['kind']}: only a workflow has a paused reason")
+    if reason not in kinds.PAUSED_REASONS:
+        raise BadInput(f"paused reason {reason!r} is not one of {', '.join(kinds.PAUSED_REASONS)}")
+    if (status or head["status"]) != "paused":
+        raise BadInput("a paused reason goes with status paused", hint="add --status paused")
+    return {"pausedReason": reason}
 
 
 def _new_id(tenant: str, key: str, taken: set[str]) -> str:

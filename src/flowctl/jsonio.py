@@ -242,6 +242,13 @@ def read_document(spec: str, max_bytes: int = MAX_INPUT_BYTES, what: str = "a co
 
     Returns the parsed value and a label for messages.
     """
+    text, label = read_text(spec, max_bytes, what)
+    return parse_document(text, label, toml=Path(spec).suffix.lower() == ".toml"), label
+
+
+def read_text(spec: str, max_bytes: int = MAX_INPUT_BYTES, what: str = "a config") -> tuple[str, str]:
+    """The UTF-8 text of the file `spec` (or stdin for `-`), read no further than
+    `max_bytes`, and a label for messages; BadInput for what text cannot be."""
     if spec == "-":
         raw = sys.stdin.buffer.read(max_bytes + 1)
         label = "stdin"
@@ -264,4 +271,4 @@ def read_document(spec: str, max_bytes: int = MAX_INPUT_BYTES, what: str = "a co
         raise BadInput(f"{label}: not UTF-8 text (byte {exc.start})") from None
     if "\x00" in text:
         raise BadInput(f"{label}: contains a NUL byte; {what} is text")
-    return parse_document(text, label, toml=Path(spec).suffix.lower() == ".toml"), label
+    return text.removeprefix("\ufeff"), label

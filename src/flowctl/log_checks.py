@@ -79,7 +79,7 @@ def check_audit(verifier: Verifier, state: FlowState) -> None:
         if head_row is not None and row > head_row:
             _newer_than_head(verifier, state, number, len(lines), row, head_row, contiguous)
             continue
-        if entry["action"] in records.RELEASE_ACTIONS:
+        if records.releases_version(entry):
             _release_line(verifier, state, number, entry)
     if head_row is not None and contiguous and last_row < head_row:
         verifier.decide(key, path, f"ends at rowVersion {last_row}, but flow.json is at {head_row} "

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, TypedDict, cast
 
 from . import jsonio
+from .kinds import DEFAULT_KIND, KINDS, PAUSED_REASONS
 
 STATUSES = ("active", "draft", "paused", "archived")  # also the `list` order
 Status = Literal["draft", "active", "paused", "archived"]
@@ -25,7 +26,7 @@ class Head(TypedDict):
     key: str
     name: str
     description: str
-    kind: Literal["decision-flow"]
+    kind: str  # a key of kinds.KINDS; a workflow head adds pausedReason after status
     status: Status
     autoAssembly: bool
     draftConfig: dict[str, Any]
@@ -38,18 +39,17 @@ class Head(TypedDict):
     updatedBy: str
 
 
-class Summary(TypedDict):
-    nodeCount: int
-    scoringMethod: str | None
+Summary = dict[str, Any]  # the kind's summary fields (kinds.Kind.columns)
 
 
 class Snapshot(TypedDict):
     flowId: str
     tenantId: str
     key: str
+    kind: str  # absent in snapshots written before kinds existed: those are decision flows
     version: int
     publishedAt: str
-    publishedBy: str
+    publishedBy: str  # a workflow snapshot adds versionCreatedBy after it
     notes: str
     source: dict[str, Any]
     summary: Summary
@@ -69,6 +69,26 @@ class VersionEntry(TypedDict):
 
 
 INDEX_FIELDS = tuple(VersionEntry.__annotations__)
+HEAD_FIELDS = tuple(Head.__annotations__)
+SNAPSHOT_FIELDS = tuple(Snapshot.__annotations__)
+CREATOR_FIELD = "versionCreatedBy"  # a workflow snapshot's publisher, stamped once (docs/contract.md §3.2)
+
+
+def head_fields(kind: str) -> tuple[str, ...]:
+    """The fields of a head of `kind`, in order: the kind's own after `status`."""
+    extras = tuple(KINDS[kind].head_fields) if kind in KINDS else ()
+    at = HEAD_FIELDS.index("status") + 1
+    return HEAD_FIELDS[:at] + extras + HEAD_FIELDS[at:]
+
+
+def snapshot_fields(snapshot: dict[str, Any]) -> tuple[str, ...]:
+    """The fields a snapshot must have, in order: `kind` unless it was written
+    before kinds existed, and a workflow's versionCreatedBy after publishedBy."""
+    fields = SNAPSHOT_FIELDS if "kind" in snapshot else tuple(f for f in SNAPSHOT_FIELDS if f != "kind")
+    if snapshot.get("kind") == "workflow":
+        at = fields.index("publishedBy") + 1
+        fields = fields[:at] + (CREATOR_FIELD,) + fields[at:]
+    return fields
 AUDIT_FIRST = ("at", "actor", "action", "rowVersion")
 RELEASE_ACTIONS = ("publish", "rollback")
 
@@ -140,6 +160,10 @@ _AUDIT_RULES: dict[str, Any] = {"at": "str", "actor": "str", "action": "str", "r
 def head_problem(head: Any) -> str | None:
     """Why `head` cannot be used as a flow head, or None."""
     problem = _shape_problem(head, _HEAD_RULES)
+    if problem is None and head["kind"] not in KINDS:
+        problem = f'field "kind" is {head["kind"]!r}, not one of {", ".join(KINDS)}'
+    if problem is None:
+        problem = _kind_head_problem(head)
     if problem is None and head["status"] not in STATUSES:
         problem = f'field "status" is {head["status"]!r}, not one of {", ".join(STATUSES)}'
     if problem is None and head["activeVersion"] is not None and head["activeVersion"] > head["latestVersion"]:
@@ -147,9 +171,25 @@ def head_problem(head: Any) -> str | None:
     return problem
 
 
+def _kind_head_problem(head: dict[str, Any]) -> str | None:
+    """The fields only some kinds' heads have (a workflow's pausedReason)."""
+    if KINDS[head["kind"]].head_fields and "pausedReason" not in head:
+        return 'field "pausedReason" is missing'
+    reason = head.get("pausedReason")
+    if "pausedReason" in head and reason is not None and reason not in PAUSED_REASONS:
+        return f'field "pausedReason" is {reason!r}, not null or one of {", ".join(PAUSED_REASONS)}'
+    return None
+
+
 def snapshot_problem(snapshot: Any) -> str | None:
     """Why `snapshot` cannot be used as a version snapshot, or None."""
-    return _shape_problem(snapshot, _SNAPSHOT_RULES)
+    problem = _shape_problem(snapshot, _SNAPSHOT_RULES)
+    kind = snapshot.get("kind", DEFAULT_KIND) if problem is None else DEFAULT_KIND
+    if problem is None and kind not in KINDS:
+        problem = f'field "kind" is {kind!r}, not one of {", ".join(KINDS)}'
+    if problem is None and kind == "workflow" and snapshot.get(CREATOR_FIELD) != snapshot["publishedBy"]:
+        problem = f'field "{CREATOR_FIELD}" must equal publishedBy ({snapshot["publishedBy"]!r})'
+    return problem
 
 
 def entry_problem(entry: Any) -> str | None:
@@ -165,9 +205,23 @@ def audit_problem(entry: Any) -> str | None:
     problem = _shape_problem(entry, _AUDIT_RULES)
     if problem is None and tuple(entry)[:4] != AUDIT_FIRST:
         problem = f"does not start with {', '.join(AUDIT_FIRST)}"
-    if problem is None and entry["action"] in RELEASE_ACTIONS and type(entry.get("version")) is not int:
+    if problem is None and entry["action"] in RELEASE_ACTIONS and type(entry.get("version")) is not int \
+            and not is_swap(entry):
         problem = f'is a {entry["action"]} without an integer "version"'
     return problem
+
+
+def is_swap(entry: dict[str, Any]) -> bool:
+    """Whether an audit line is a policy's rollback: it makes an existing
+    version active again, so it has a restoredVersion and no version of its own."""
+    return (entry.get("action") == "rollback" and "version" not in entry
+            and type(entry.get("restoredVersion")) is int and type(entry.get("previousVersion")) is int)
+
+
+def releases_version(entry: dict[str, Any]) -> bool:
+    """Whether an audit line tells of a version it wrote (a publish, or a rollback
+    that appends): the lines `verify` matches one-to-one with the snapshots."""
+    return entry.get("action") in RELEASE_ACTIONS and "version" in entry
 
 
 def now() -> str:
@@ -187,6 +241,7 @@ def new_head(
     flow_id: str,
     tenant: str,
     key: str,
+    kind: str,
     name: str,
     description: str,
     status: str,
@@ -196,14 +251,15 @@ def new_head(
     actor: str,
 ) -> Head:
     """The head of a just-created flow (rowVersion 1, nothing published)."""
-    return {
+    head: dict[str, Any] = {  # a kind's own fields go after status
         "id": flow_id,
         "tenantId": tenant,
         "key": key,
         "name": name,
         "description": description,
-        "kind": "decision-flow",
-        "status": status,  # type: ignore[typeddict-item]
+        "kind": kind,
+        "status": status,
+        **KINDS[kind].head_fields,
         "autoAssembly": auto_assembly,
         "draftConfig": draft,
         "activeVersion": None,
@@ -214,6 +270,7 @@ def new_head(
         "updatedAt": at,
         "updatedBy": actor,
     }
+    return cast(Head, head)
 
 
 def changed_head(head: Head, at: str, actor: str, **fields: Any) -> Head:
@@ -238,19 +295,23 @@ def new_snapshot(
     config: dict[str, Any],
 ) -> Snapshot:
     """The immutable record of one published version."""
-    return {
+    creator = {CREATOR_FIELD: actor} if head["kind"] == "workflow" else {}
+    snapshot: dict[str, Any] = {  # a workflow's versionCreatedBy goes after publishedBy
         "flowId": head["id"],
         "tenantId": head["tenantId"],
         "key": head["key"],
+        "kind": head["kind"],
         "version": version,
         "publishedAt": at,
         "publishedBy": actor,
+        **creator,
         "notes": notes,
         "source": source,
         "summary": summary,
         "configSha256": jsonio.config_sha256(config),
         "configSnapshot": config,
     }
+    return cast(Snapshot, snapshot)
 
 
 def head_after_release(head: Head, snapshot: Snapshot) -> Head:
@@ -260,6 +321,7 @@ def head_after_release(head: Head, snapshot: Snapshot) -> Head:
         head,
         snapshot["publishedAt"],
         snapshot["publishedBy"],
+        **({"pausedReason": None} if "pausedReason" in head else {}),
         status="active",
         draftConfig=snapshot["configSnapshot"],
         activeVersion=snapshot["version"],

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from . import kinds
 from .records import Head, Snapshot, VersionEntry
 
 _DIFF_STYLES = {"add": "green", "remove": "red", "change": "yellow", "move": "cyan", "summary": "bold"}
@@ -53,8 +54,6 @@ def head(flow: Head, no_color: bool = False) -> None:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
     table.add_column(overflow="fold")
-    draft = flow["draftConfig"]
-    nodes = draft.get("nodes") if isinstance(draft, dict) else None
     rows = [
         ("Key", flow["key"]),
         ("ID", flow["id"]),
@@ -62,18 +61,30 @@ def head(flow: Head, no_color: bool = False) -> None:
         ("Name", flow["name"]),
         ("Description", flow["description"] or "-"),
         ("Kind", flow["kind"]),
-        ("Status", flow["status"]),
+        ("Status", flow["status"] + (f" ({reason})" if (reason := dict(flow).get("pausedReason")) else "")),
         ("Auto assembly", "yes" if flow["autoAssembly"] else "no"),
         ("Active version", version_label(flow["activeVersion"])),
         ("Latest version", version_label(flow["latestVersion"])),
         ("Row version", str(flow["rowVersion"])),
         ("Created", f"{when(flow['createdAt'])} by {flow['createdBy']}"),
         ("Updated", f"{when(flow['updatedAt'])} by {flow['updatedBy']}"),
-        ("Draft", f"{len(nodes)} nodes" if isinstance(nodes, list) else "fixed-stage (v1) config"),
+        ("Draft", _draft_label(flow)),
     ]
     for label, value in rows:
         table.add_row(label, Text(value))
     console(no_color).print(table)
+
+
+def _draft_label(flow: Head) -> str:
+    """A line on the draft: its size in the kind's terms."""
+    draft = flow["draftConfig"]
+    if flow["kind"] == "policy":
+        source = draft.get("source")
+        return f"{len(source.splitlines())} lines of Aster" if isinstance(source, str) else "no source"
+    nodes = draft.get("nodes")
+    if isinstance(nodes, (list, dict)):
+        return f"{len(nodes)} nodes"
+    return "fixed-stage (v1) config"
 
 
 def flows(page: Any, no_color: bool = False) -> None:
@@ -83,11 +94,11 @@ def flows(page: Any, no_color: bool = False) -> None:
         out.print(Text("No flows." if not page.total else "No more flows."))
         return
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("KEY", "NAME", "STATUS", "ACTIVE", "LATEST", "UPDATED"):
-        table.add_column(column, overflow="fold", no_wrap=column == "UPDATED")
+    for column in ("KEY", "NAME", "KIND", "STATUS", "ACTIVE", "LATEST", "UPDATED"):
+        table.add_column(column, overflow="fold", no_wrap=column in ("KIND", "UPDATED"))
     for flow in page.flows:
         table.add_row(
-            flow["key"], Text(flow["name"]), flow["status"], version_label(flow["activeVersion"]),
+            flow["key"], Text(flow["name"]), flow["kind"], flow["status"], version_label(flow["activeVersion"]),
             version_label(flow["latestVersion"]), when(flow["updatedAt"]),
         )
     out.print(table)
@@ -102,18 +113,19 @@ def versions(flow: Head, entries: list[VersionEntry], no_color: bool = False) ->
         out.print(Text(f"{flow['key']} has no published versions yet: `flowctl publish {flow['key']}`"))
         return
     table = Table(box=None, pad_edge=False, header_style="bold")
+    columns = kinds.kind(flow["kind"]).columns  # what the kind's summary has
     # Everything but BY and NOTES stays on one line, so notes get the room in 80 columns.
-    for column in ("VERSION", "PUBLISHED", "BY", "SOURCE", "NODES", "SCORING", "NOTES"):
+    for column in ("VERSION", "PUBLISHED", "BY", "SOURCE", *(title for _, title in columns), "NOTES"):
         table.add_column(column, overflow="fold", no_wrap=column not in ("BY", "NOTES"))
     for entry in entries:
         active = entry["version"] == flow["activeVersion"]
+        summary = entry["summary"]
         table.add_row(
             f"v{entry['version']}" + (" *" if active else ""),
             when(entry["publishedAt"]).removesuffix(" UTC"),
             Text(entry["publishedBy"]),
             source_label(entry["source"]),
-            str(entry["summary"]["nodeCount"]),
-            Text(entry["summary"]["scoringMethod"] or "-"),
+            *(Text("-" if summary.get(field) is None else str(summary[field])) for field, _ in columns),
             Text(entry["notes"] or ""),
             style="bold" if active else None,
         )
@@ -161,6 +173,8 @@ def _audit_details(entry: dict[str, Any]) -> str:
     parts = []
     if entry.get("version") is not None:
         parts.append(f"v{entry['version']}")
+    elif entry.get("restoredVersion") is not None:  # a policy's rollback: which version is active again
+        parts.append(f"v{entry.get('previousVersion')} → v{entry['restoredVersion']} active")
     if entry.get("changes"):
         parts.append("changed " + ", ".join(map(str, entry["changes"])))
     text = " ".join(parts)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -39,33 +39,35 @@ class Finding(NamedTuple):
         return {"flow": self.flow, "path": self.path, "problem": self.problem}
 
 
-def _pydantic_shape(shape: type) -> Any:
-    """The TypedDict of records.py in the form pydantic accepts on Python 3.11.
+def _pydantic_shape(shape: type, only: Collection[str]) -> Any:
+    """The fields `only` of a TypedDict of records.py, in the form pydantic
+    accepts on Python 3.11.
 
     records.py keeps stdlib TypedDicts so the read paths never import
-    typing_extensions; verify converts them here, nested records included.
+    typing_extensions; verify converts them here.
     """
-    from typing import get_type_hints, is_typeddict
+    from typing import get_type_hints
 
     from typing_extensions import TypedDict
 
-    hints = {name: _pydantic_shape(hint) if is_typeddict(hint) else hint
-             for name, hint in get_type_hints(shape).items()}
+    hints = {name: hint for name, hint in get_type_hints(shape).items() if name in only}
     return TypedDict(shape.__name__, hints)  # type: ignore[operator]
 
 
-def record_problems(record: Any, shape: type, label: str) -> list[str]:
-    """Type and field-order problems of a stored record (pydantic checks the types)."""
+def record_problems(record: Any, shape: type, label: str, fields: Collection[str] | None = None) -> list[str]:
+    """Type and field-order problems of a stored record (pydantic checks the
+    types); `fields`: the fields it must have in order, when they depend on
+    the record's kind (records.head_fields, records.snapshot_fields)."""
     from pydantic import TypeAdapter, ValidationError
 
     if not isinstance(record, dict):
         return [f"{label} is not a JSON object"]
     problems = []
-    expected = list(shape.__annotations__)
+    expected = list(fields or shape.__annotations__)
     if list(record) != expected:
         problems.append(f"{label} fields are not exactly {', '.join(expected)} in that order")
     try:
-        TypeAdapter(_pydantic_shape(shape)).validate_python(record, strict=True)
+        TypeAdapter(_pydantic_shape(shape, expected)).validate_python(record, strict=True)
     except ValidationError as exc:
         for error in exc.errors()[:5]:
             where = ".".join(str(part) for part in error["loc"])
@@ -268,7 +270,9 @@ class Verifier:
         if not isinstance(head, dict):
             self.restore(key, files.head, "not a flow head: not a JSON object")
             return None
-        for problem in record_problems(head, records.Head, "flow.json"):
+        fields = records.head_fields(head["kind"]) if isinstance(head.get("kind"), str) else None
+        for problem in record_problems(head, records.Head, "flow.json", fields) \
+                or [problem for problem in [records.head_problem(head)] if problem]:
             self.restore(key, files.head, problem)
         if head.get("key") != key or head.get("tenantId") != self.tenant:
             self.restore(key, files.head, f"key/tenantId say {head.get('key')!r}/{head.get('tenantId')!r}, "
@@ -345,7 +349,9 @@ class Verifier:
             self.restore(state.key, path, "unreadable: not valid JSON (a git merge conflict?)")
             state.snapshots_sound = False
             return
-        problems = record_problems(snapshot, records.Snapshot, path.name)
+        problems = record_problems(snapshot, records.Snapshot, path.name,
+                                   records.snapshot_fields(snapshot) if isinstance(snapshot, dict) else None)
+        problems += [problem for problem in [records.snapshot_problem(snapshot)] if problem and not problems]
         if not problems:
             if jsonio.config_sha256(snapshot["configSnapshot"]) != snapshot["configSha256"]:
                 problems.append("config does not match configSha256: the file was altered")
@@ -354,6 +360,8 @@ class Verifier:
             head = state.head
             if (snapshot["flowId"], snapshot["key"]) != (head.get("id"), head.get("key")):
                 problems.append("flowId/key differ from flow.json")
+            if "kind" in snapshot and snapshot["kind"] != head.get("kind"):
+                problems.append(f"kind {snapshot['kind']!r} differs from flow.json's {head.get('kind')!r}")
         for problem in problems:
             self.restore(state.key, path, problem)
         if problems:

@@ -47,6 +47,7 @@ COMMAND_MODULES = {
     "edit": "edit_commands",
     "export": "bundle_commands",
     "import": "bundle_commands",
+    "schema": "kind_commands",
 }
 
 # Commands register here (see common.command); the group picks them up lazily.

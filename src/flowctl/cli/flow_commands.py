@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from .. import kinds
 from ..errors import BadInput
 from .app import commands
 from .common import Settings, command, emit_json, emit_result
@@ -15,12 +16,17 @@ from .config_edits import OrderedEditsCommand, SetOption, UnsetOption, edits
 from .options import (
     ConfigOption,
     FlowArgument,
+    KindName,
+    KindOption,
+    PausedReason,
     QuietOption,
     RowVersionOption,
     ShowFormat,
+    SourceOption,
     Status,
     parse_version,
     read_config,
+    read_source,
 )
 from .output import print_record
 
@@ -54,20 +60,26 @@ def create(
     status: Annotated[Status, typer.Option("--status", help="Initial status.")] = Status.draft,
     auto_assembly: Annotated[bool, typer.Option("--auto-assembly/--no-auto-assembly", help="Auto assembly.")] = True,
     config: ConfigOption = None,
+    source: SourceOption = None,
     flow_id: Annotated[str | None, typer.Option("--id", help="The id (default: flow_ + 12 hex chars).",
                                                    show_default=False)] = None,
+    kind: Annotated[KindName, typer.Option("--kind", help="What the flow is; it never changes.")]
+        = KindName.decision_flow,
     quiet: QuietOption = False,
 ) -> None:
-    """Create a flow with the default draft (or --config), at rowVersion 1.
+    """Create a flow with its kind's default draft (or --config), at rowVersion 1.
 
     Example: flowctl create credit-card-nba --name "Credit card NBA"
+
+    Example: flowctl create loan-approval --kind policy --name "Loan approval" --source loan.aster
     """
     head = settings.flows().create(
         key, name=name, description=description, status=status.value, auto_assembly=auto_assembly,
-        config=read_config(config), flow_id=flow_id,
+        config=read_config(config), flow_id=flow_id, kind=kind.value, source_text=read_source(source),
     )
     emit_result(settings, head, quiet=quiet, essential=head["key"],
-                message=f"Created flow {head['key']} ({head['id']}), status {head['status']}, rowVersion 1")
+                message=f"Created {kinds.kind(head['kind']).noun} {head['key']} ({head['id']}), "
+                        f"status {head['status']}, rowVersion 1")
 
 
 @command(commands, "update", cls=OrderedEditsCommand)
@@ -81,8 +93,13 @@ def update(
     auto_assembly: Annotated[bool | None, typer.Option("--auto-assembly/--no-auto-assembly",
                                                           show_default=False, help="Auto assembly.")] = None,
     config: ConfigOption = None,
+    source: SourceOption = None,
     set_edits: SetOption = None,
     unset_edits: UnsetOption = None,
+    paused_reason: Annotated[PausedReason | None, typer.Option(
+        "--paused-reason", show_default=False, help="Why a workflow is paused (with --status paused).")] = None,
+    kind: Annotated[KindName | None, typer.Option(
+        "--kind", show_default=False, help="Checked only: a flow's kind never changes.")] = None,
     row_version: RowVersionOption = None,
     quiet: QuietOption = False,
 ) -> None:
@@ -100,7 +117,8 @@ def update(
     head = flows.update(
         flow, name=name, description=description, status=status.value if status else None,
         auto_assembly=auto_assembly, config=read_config(config), edits=edits(set_edits, unset_edits),
-        row_version=row_version,
+        row_version=row_version, kind=kind.value if kind else None,
+        paused_reason=paused_reason.value if paused_reason else None, source_text=read_source(source),
     )
     # Flows.update writes nothing when nothing would change, and says so in
     # `last_update_changed`; "Updated" would then claim a write that did not happen.
@@ -119,12 +137,14 @@ def list_flows(
     limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="Flows per page.")] = 25,
     cursor: Annotated[str | None, typer.Option("--cursor", show_default=False,
                                                help="Continue after a previous page.")] = None,
+    kind: KindOption = None,
 ) -> None:
     """List flows: active first, then draft, paused, archived; newest first.
 
     Example: flowctl list --status active --limit 10
     """
-    page = settings.open_store().page(status=status.value if status else None, limit=limit, cursor=cursor)
+    page = settings.open_store().page(status=status.value if status else None, limit=limit, cursor=cursor,
+                                      kind=kind.value if kind else None)
     if settings.json:
         emit_json({
             "data": page.flows,
@@ -183,7 +203,7 @@ def show(
     found = store.get(flow)
     record: Mapping[str, Any]
     if which is None:
-        record = found.head
+        record = found.document() if settings.json or output_format else found.head
     elif which == "draft":
         record = found.config("draft")
     else:

@@ -23,7 +23,13 @@ ConfigOption = Annotated[
     typer.Option("--config", metavar="FILE|-", show_default=False,
                  help="Draft config: a JSON file, a .toml file, or - for JSON on stdin."),
 ]
-NotesOption = Annotated[str, typer.Option("--notes", "-m", help="Release notes for the version.")]
+NotesOption = Annotated[str, typer.Option("--notes", "-m", "--reason",
+                                          help="Release notes for the version (--reason: the same).")]
+SourceOption = Annotated[
+    str | None,
+    typer.Option("--source", metavar="FILE.aster|-", show_default=False,
+                 help="A policy's Aster source text, from a file or - for stdin."),
+]
 DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="Check everything and show what would be written; write nothing."),
 ]
@@ -34,6 +40,28 @@ class Status(str, Enum):
     draft = "draft"
     paused = "paused"
     archived = "archived"
+
+
+class KindName(str, Enum):
+    """The kinds of flow (flowctl.kinds.KINDS; a test keeps the two equal)."""
+
+    decision_flow = "decision-flow"
+    policy = "policy"
+    workflow = "workflow"
+
+
+class PausedReason(str, Enum):
+    """Why a workflow is paused (flowctl.kinds.PAUSED_REASONS)."""
+
+    manual = "manual"
+    consecutive_failures = "consecutive_failures"
+    error_rate = "error_rate"
+    budget_exceeded = "budget_exceeded"
+    dependency_unavailable = "dependency_unavailable"
+
+
+KindOption = Annotated[KindName | None, typer.Option("--kind", show_default=False,
+                                                     help="decision-flow, policy or workflow.")]
 
 
 class ShowFormat(str, Enum):
@@ -51,6 +79,15 @@ def read_config(spec: str | None) -> Any:
     if config is None:  # `null` must not read as "no --config given"
         raise BadInput(f"{label}: the config is null; a config is a JSON object")
     return config
+
+
+def read_source(spec: str | None) -> str | None:
+    """The text named by --source, or None when not given."""
+    if spec is None:
+        return None
+    from ..jsonio import read_text
+
+    return read_text(spec, what="a policy source")[0]
 
 
 # Far more versions than any flow has, and short enough for int() to read instantly.

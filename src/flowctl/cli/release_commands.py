@@ -29,9 +29,9 @@ def _report_dry_run(settings: Settings, release: Any, quiet: bool, **extra: Any)
     else:
         from .. import render
 
-        render.message(f"Dry run: would write {head['key']} {new_label} "
-                       f"({snapshot['notes'] or snapshot['source']['action']}); nothing written.",
-                       no_color=settings.no_color)
+        would = (f"make {head['key']} {new_label} active again" if release.swapped else
+                 f"write {head['key']} {new_label} ({snapshot['notes'] or snapshot['source']['action']})")
+        render.message(f"Dry run: would {would}; nothing written.", no_color=settings.no_color)
         render.message(f"Changes from {old_label}:", no_color=settings.no_color)
         render.diff_lines(diff_text.text_lines(changes), no_color=settings.no_color)
 
@@ -101,15 +101,17 @@ def rollback(
     notes: NotesOption = "",
     expected_current_version: Annotated[int | None, typer.Option(
         "--expected-current-version", metavar="N", show_default=False,
-        help="Fail with exit 4 unless vN is the active version.")] = None,
+        help="Fail with exit 4 unless vN is the active version (the workflow API's expectedCurrentVersion).")]
+        = None,
     row_version: RowVersionOption = None,
     dry_run: DryRunOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    """Restore an earlier version's config as a new version; history is kept.
+    """Go back to an earlier version; history is kept.
 
-    From active v5, `--version 3` writes v6 with v3's config, notes
-    "Rollback to v3: ...", and resets the draft to it.
+    A decision flow or workflow: from active v5, `--version 3` writes v6 with
+    v3's config, notes "Rollback to v3: ...", and resets the draft to it. A
+    policy: `--version 3` makes v3 the active version again (no new version).
 
     Example: flowctl rollback credit-card-nba --version 3 --notes "v4 mis-scored"
     """
@@ -119,16 +121,20 @@ def rollback(
         flow, version=target, notes=notes, expected_current_version=expected_current_version,
         row_version=row_version, dry_run=dry_run,
     )
-    head, written = release.head, release.snapshot["version"]
-    restored, previous = release.snapshot["source"]["restoredVersion"], release.previous_version
+    head, current, previous = release.head, release.snapshot["version"], release.previous_version
+    restored = current if release.swapped else release.snapshot["source"]["restoredVersion"]
     if dry_run:
         _report_dry_run(settings, release, quiet, restoredVersion=restored)
         return
+    if release.swapped:  # a policy: the target is active again, no version written
+        message = (f"Rolled back policy {head['key']} to v{restored}: v{restored} is active again "
+                   f"(was v{previous}); no version written")
+    else:
+        message = (f"Rolled back {head['key']} to v{restored}: wrote v{current} with v{restored}'s config "
+                   f"(was v{previous}; active now v{current})")
     emit_result(
         settings,
-        {"success": True, "previousVersion": previous, "currentVersion": written,
+        {"success": True, "previousVersion": previous, "currentVersion": current,
          "restoredVersion": restored, "flow": head},
-        quiet=quiet, essential=written,
-        message=f"Rolled back {head['key']} to v{restored}: wrote v{written} with v{restored}'s config "
-                f"(was v{previous}; active now v{written})",
+        quiet=quiet, essential=current, message=message,
     )

@@ -1,4 +1,4 @@
-"""Decision-flow configs: format detection, validation, scoring method, summary.
+"""The decision-flow kind: format detection, validation, scoring method, summary.
 
 A flow's config comes in one of two formats, detected automatically:
 
@@ -29,18 +29,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .errors import BadInput, FlowctlError, InvalidConfig, Problem
-from .graph import cycles, topological_order
-from .pipeline_schema import (
-    NODE_TYPES,
+from ..errors import InvalidConfig, Problem
+from ..graph import cycles, topological_order
+from .decision_flow_schema import NODE_TYPES, V1_STAGES, V1Config, V2Config, json_schema, node_model
+from .problems import (
     ROOT_PATH,
-    V1_STAGES,
-    V1Config,
-    V2Config,
-    count_problems,
+    check_stored_draft,
     json_path,
     located_problems,
-    node_model,
+    raise_problems,
     schema_problems,
     show_value,
 )
@@ -51,11 +48,17 @@ __all__ = [
     "V1_STAGES",
     "check_publishable",
     "config_format",
+    "config_schema",
     "default_draft",
     "scoring_method",
     "summary",
     "validate",
 ]
+
+
+def _unknown_stage(key: str | int) -> str:
+    # Only the v1 `stages` object forbids extra keys.
+    return f"unknown stage {show_value(key)} (expected one of {', '.join(V1_STAGES)})"
 
 # Rank-node keys that cap the number of results; each must be a positive int.
 _RANK_LIMIT_KEYS = ("topN", "limit")
@@ -110,14 +113,7 @@ def validate(config: object) -> None:
     a JSON path such as ``nodes[3].config.topN`` and the offending value.
     Returns None when the config is valid. The config is never modified.
     """
-    schema, structural = _check(config)
-    if not schema and not structural:
-        return
-    problems = schema + structural
-    message = f"config is not valid ({count_problems(len(problems))}): fix them and retry"
-    if schema:
-        raise BadInput(message, problems)
-    raise InvalidConfig(message, problems)
+    raise_problems(*_check(config))
 
 
 def _check(config: object) -> tuple[list[Problem], list[Problem]]:
@@ -142,7 +138,7 @@ def _check(config: object) -> tuple[list[Problem], list[Problem]]:
         try:
             V1Config.model_validate(config)
         except ValidationError as exc:
-            return schema_problems(exc), []
+            return schema_problems(exc, unknown=_unknown_stage), []
         # v1 stages are fixed; there is no graph to check.
         return [], []
 
@@ -154,7 +150,7 @@ def _check_v2(config: dict[str, Any]) -> tuple[list[Problem], list[Problem]]:
     try:
         V2Config.model_validate(config)
     except ValidationError as exc:
-        top = located_problems(exc)
+        top = located_problems(exc, unknown=_unknown_stage)
     # Problems are listed in document order: version and nodes first, then
     # the per-node findings, then edges and stages.
     schema = [p for loc, p in top if loc[:1] in (("version",), ("nodes",))]
@@ -166,7 +162,7 @@ def _check_v2(config: dict[str, Any]) -> tuple[list[Problem], list[Problem]]:
         try:
             node_model(node).model_validate(node)
         except ValidationError as exc:
-            schema.extend(schema_problems(exc, ("nodes", i)))
+            schema.extend(schema_problems(exc, ("nodes", i), unknown=_unknown_stage))
         # Checked here rather than in a model validator: pydantic skips
         # model validators once a field fails, and every error must be shown.
         if isinstance(node, dict) and "config" in node and "data" in node:
@@ -377,14 +373,7 @@ def check_publishable(config: object) -> None:
     not validate is an invalid draft, not bad input, so validation errors are
     re-raised with the same problems.
     """
-    try:
-        validate(config)
-    except FlowctlError as exc:
-        raise InvalidConfig(
-            f"draft is not valid ({count_problems(len(exc.problems))}): fix them and publish again",
-            exc.problems,
-        ) from exc
-
+    check_stored_draft(validate, config)
     assert isinstance(config, dict)  # validate() accepts nothing else
     if scoring_method(config) is None:
         raise InvalidConfig(
@@ -403,3 +392,8 @@ def _missing_method_path(config: dict[str, Any]) -> str:
                 key = "data" if "data" in nodes[i] and "config" not in nodes[i] else "config"
                 return json_path(("nodes", i, key, "method"))
     return "stages.scoring.method"
+
+
+def config_schema() -> dict[str, Any]:
+    """The JSON Schema of decision-flow configs, generated from the models."""
+    return json_schema()

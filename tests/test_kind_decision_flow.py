@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from flowctl import pipeline
 from flowctl.errors import BadInput, FlowctlError, InvalidConfig, Problem
+from flowctl.kinds import decision_flow as pipeline
 
 # --------------------------------------------------------------------------
 # helpers

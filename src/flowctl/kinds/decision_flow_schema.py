@@ -7,20 +7,10 @@ on the read paths: pydantic and its models cost ~100 ms of start-up.
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Iterable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 from pydantic_core import PydanticCustomError
-
-from .errors import Problem
-
-# Long offending values (a whole node, say) are cut so one problem stays one line.
-_MAX_SHOWN = 80
-
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 #: Node types of a v2 pipeline, in the order error messages list them.
 NODE_TYPES: tuple[str, ...] = (
@@ -35,9 +25,6 @@ NODE_TYPES: tuple[str, ...] = (
 
 #: Stage names of a v1 pipeline, in the order error messages list them.
 V1_STAGES: tuple[str, ...] = ("enrichment", "qualification", "scoring", "ranking", "filtering")
-
-#: Path label used for problems about the config as a whole.
-ROOT_PATH = "$"
 
 # --------------------------------------------------------------------------
 # Schema layer: pydantic models.
@@ -150,74 +137,17 @@ def node_model(node: Any) -> type[Node]:
     return Node
 
 
-# --------------------------------------------------------------------------
-# Rendering problems.
-# --------------------------------------------------------------------------
+class _V2Document(V2Config):
+    """V2Config with its nodes typed, for the published JSON Schema only
+    (validation checks nodes one by one, so every node's errors are shown)."""
+
+    nodes: list[Node]
 
 
-def show_value(value: Any) -> str:
-    """The offending value, JSON-style (strings quoted, true, null), one short line."""
-    try:
-        text = json.dumps(value, ensure_ascii=False, sort_keys=False)
-    except (TypeError, ValueError):
-        text = repr(value)
-    if len(text) > _MAX_SHOWN:
-        text = text[: _MAX_SHOWN - 3] + "..."
-    return text
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a decision-flow config: a v2 pipeline or a v1 one."""
+    from pydantic import TypeAdapter
 
-
-def json_path(loc: Iterable[int | str]) -> str:
-    """`("nodes", 3, "config", "topN")` -> `nodes[3].config.topN`; () -> `$`."""
-    out: list[str] = []
-    for part in loc:
-        if isinstance(part, int):
-            out.append(f"[{part}]")
-        elif _IDENTIFIER.match(part):
-            out.append(f".{part}" if out else part)
-        else:
-            # Keys such as "my stage" or "a.b" would make a dotted path ambiguous.
-            out.append(f"[{json.dumps(part, ensure_ascii=False)}]")
-    return "".join(out) or ROOT_PATH
-
-
-_TYPE_MESSAGES = {
-    "dict_type": "must be an object",
-    "model_type": "must be an object",
-    "model_attributes_type": "must be an object",
-    "list_type": "must be a list",
-    "string_type": "must be a string",
-    "int_type": "must be an integer",
-}
-
-
-def schema_problems(exc: ValidationError, prefix: tuple[int | str, ...] = ()) -> list[Problem]:
-    """Turn pydantic's errors into problems with readable paths and messages."""
-    return [problem for _, problem in located_problems(exc, prefix)]
-
-
-def located_problems(
-    exc: ValidationError, prefix: tuple[int | str, ...] = ()
-) -> list[tuple[tuple[int | str, ...], Problem]]:
-    """Like `schema_problems`, each problem paired with its pydantic location."""
-    problems = []
-    for err in exc.errors(include_url=False):
-        loc = prefix + tuple(err["loc"])
-        kind = err["type"]
-        if kind == "missing":
-            message = "field required"
-        elif kind == "extra_forbidden":
-            # Only the v1 `stages` object forbids extra keys.
-            message = f"unknown stage {show_value(loc[-1])} (expected one of {', '.join(V1_STAGES)})"
-        else:
-            base = _TYPE_MESSAGES.get(kind) or _lower_first(err["msg"])
-            message = f"{base} ({show_value(err['input'])})"
-        problems.append((loc, Problem(json_path(loc), message)))
-    return problems
-
-
-def _lower_first(text: str) -> str:
-    return text[:1].lower() + text[1:]
-
-
-def count_problems(n: int) -> str:
-    return f"{n} problem" if n == 1 else f"{n} problems"
+    schema = TypeAdapter(_V2Document | V1Config).json_schema()
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": "flowctl decision-flow config", **schema}

@@ -1,0 +1,127 @@
+"""Publish and rollback: the writes that change which version is live.
+
+Both take the flow's lock, complete or drop what a crash left, re-read the
+head under the lock and check every precondition before writing anything.
+How a rollback goes depends on the kind (`kinds.Kind.rollback`):
+
+* `append` (decision flows, workflows): version latest+1 is written with the
+  target's config, notes "Rollback to vK: …", and made active;
+* `swap` (policies): the target becomes the active version again and the
+  draft its config; no snapshot is written, the audit log records the swap
+  (docs/contract.md §5 `rollback`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from . import journal, kinds, reading, records
+from .errors import Conflict, NotFound
+from .records import Head, Snapshot
+from .store import FlowFiles
+
+if TYPE_CHECKING:
+    from .flows import Flows
+
+
+class Release(NamedTuple):
+    """What a publish or rollback wrote (or, with dry_run, would write).
+
+    `snapshot` is the version now active: the one written, or, for a policy's
+    rollback (`swapped`), the existing version made active again."""
+
+    head: Head
+    snapshot: Snapshot
+    previous_version: int | None
+    previous_config: dict[str, Any] | None
+    dry_run: bool = False
+    swapped: bool = False
+
+
+def publish(flows: Flows, flow: str, *, notes: str, row_version: int | None, dry_run: bool) -> Release:
+    """Snapshot the draft as version latest+1 and make it active."""
+    flows.check_notes(notes)
+    files = flows.resolve(flow)
+    with flows.store.flow_lock(files, flows.lock_timeout):
+        head = journal.preview(files) if dry_run else journal.recover(files)
+        flows.check_row_version(head, row_version)
+        draft = head["draftConfig"]
+        kinds.rules(head["kind"]).check_publishable(draft)
+        return _append(flows, files, head, draft, notes=notes, source={"action": "publish"}, dry_run=dry_run)
+
+
+def rollback(flows: Flows, flow: str, *, version: int | None, notes: str, expected_current_version: int | None,
+             row_version: int | None, dry_run: bool) -> Release:
+    """Go back to `version` (default: the version just below the active one)."""
+    flows.check_notes(notes)
+    files = flows.resolve(flow)
+    with flows.store.flow_lock(files, flows.lock_timeout):
+        head = journal.preview(files) if dry_run else journal.recover(files)
+        flows.check_row_version(head, row_version)
+        kind = kinds.kind(head["kind"])
+        key, active = head["key"], head["activeVersion"]
+        named = f"{kind.noun} {key!r}"
+        if expected_current_version is not None and expected_current_version != active:
+            raise Conflict(f"{named} has active version {_v(active)}, not v{expected_current_version}: "
+                           "someone released meanwhile; check `flowctl versions` and retry")
+        if active is None:
+            raise NotFound(f"{named} has no published version: nothing to roll back to")
+        if version is None:
+            if active <= 1:
+                raise NotFound(f"{named} has no version before v{active} to go back to")
+            version = active - 1
+        if version == active:
+            if kind.rollback == "swap":  # the policy API's own words
+                raise Conflict(f"Version {version} is already the active version for {named}")
+            raise Conflict(f"v{version} is already the active version of {named}: nothing to roll back")
+        target = reading.read_snapshot(files, head, version, check=True)
+        current = reading.read_snapshot(files, head, active)
+        if kind.rollback == "swap":
+            return _swap(flows, files, head, target, current, notes=notes, dry_run=dry_run)
+        if current["configSha256"] == target["configSha256"]:
+            raise Conflict(f"the active version v{active} of {named} already has v{version}'s config: "
+                           "no version written")
+        label = f"Rollback to v{version}"
+        return _append(flows, files, head, target["configSnapshot"], notes=f"{label}: {notes}" if notes else label,
+                       source={"action": "rollback", "restoredVersion": version, "previousVersion": active},
+                       dry_run=dry_run, previous=current)
+
+
+def _append(flows: Flows, files: FlowFiles, head: Head, config: dict[str, Any], *, notes: str,
+            source: dict[str, Any], dry_run: bool, previous: Snapshot | None = None) -> Release:
+    """Write version latest+1 holding `config` and make it active."""
+    active = head["activeVersion"]
+    if previous is None and active is not None:
+        previous = reading.read_snapshot(files, head, active)
+    snapshot = records.new_snapshot(
+        head,
+        version=head["latestVersion"] + 1,
+        at=records.now(),
+        actor=flows.actor,
+        notes=notes,
+        source=source,
+        summary=kinds.rules(head["kind"]).summary(config),
+        config=config,
+    )
+    new = records.head_after_release(head, snapshot)
+    if not dry_run:
+        journal.commit_release(files, reading.release_audit(snapshot, new["rowVersion"]), snapshot, new)
+    return Release(new, snapshot, active, previous["configSnapshot"] if previous else None, dry_run)
+
+
+def _swap(flows: Flows, files: FlowFiles, head: Head, target: Snapshot, current: Snapshot, *, notes: str,
+          dry_run: bool) -> Release:
+    """Make `target` the active version again: head and audit line only."""
+    at = records.now()
+    new = records.changed_head(head, at, flows.actor, status="active", draftConfig=target["configSnapshot"],
+                               activeVersion=target["version"])
+    if not dry_run:
+        audit = records.audit_entry(at, flows.actor, "rollback", new["rowVersion"],
+                                    restoredVersion=target["version"], previousVersion=current["version"],
+                                    notes=notes or None)
+        journal.commit_change(files, audit, new)
+    return Release(new, target, current["version"], current["configSnapshot"], dry_run, swapped=True)
+
+
+def _v(version: int | None) -> str:
+    return f"v{version}" if version is not None else "none"
