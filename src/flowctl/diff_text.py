@@ -201,12 +201,22 @@ def text_lines(changes: list[Change]) -> list[tuple[str, str]]:
 # ---------------------------------------------------------------------------
 
 
-def _canonical(config: Config | None) -> str:
-    return json.dumps({} if config is None else config, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+def _canonical(config: Config | None, text_field: str | None = None) -> str:
+    config = {} if config is None else config
+    text = config.get(text_field) if text_field else None
+    if not isinstance(text, str):
+        return json.dumps(config, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    # A kind whose config is source text (a policy): its lines, then the other fields.
+    rest = {key: value for key, value in config.items() if key != text_field}
+    lines = text if text.endswith("\n") else text + "\n"
+    return lines + ("\n" + json.dumps(rest, sort_keys=True, indent=2, ensure_ascii=False) + "\n" if rest else "")
 
 
-def unified(old: Config | None, new: Config | None, from_label: str, to_label: str) -> str:
-    """A unified diff of the canonical pretty JSON of both configs.
+def unified(old: Config | None, new: Config | None, from_label: str, to_label: str,
+            text_field: str | None = None) -> str:
+    """A unified diff of the canonical pretty JSON of both configs, or, for a
+    kind whose config is source text (`text_field`, a policy's `source`), of
+    that text's lines followed by the other fields.
 
     Labels are used as-is for the `---`/`+++` headers (e.g.
     `credit-card-nba@v3`, `credit-card-nba@draft`). Returns "" when the two
@@ -215,7 +225,7 @@ def unified(old: Config | None, new: Config | None, from_label: str, to_label: s
     """
     from difflib import unified_diff  # only this view needs it
 
-    a, b = _canonical(old), _canonical(new)
+    a, b = _canonical(old, text_field), _canonical(new, text_field)
     if a == b:
         return ""
     return "".join(

@@ -62,6 +62,7 @@ def check_audit(verifier: Verifier, state: FlowState) -> None:
     head_row = state.head.get("rowVersion") if type(state.head.get("rowVersion")) is int else None
     contiguous = True
     last_row = 0
+    made_active: int | None = None  # the version the last release or swap made active
     for number, line in enumerate(lines, start=1):
         entry = parse_line(line)
         problem = "is not valid JSON" if entry is None else records.audit_problem(entry)
@@ -81,9 +82,16 @@ def check_audit(verifier: Verifier, state: FlowState) -> None:
             continue
         if records.releases_version(entry):
             _release_line(verifier, state, number, entry)
+            made_active = entry["version"]
+        elif records.is_swap(entry):
+            made_active = _swap_line(verifier, state, number, entry, made_active)
     if head_row is not None and contiguous and last_row < head_row:
         verifier.decide(key, path, f"ends at rowVersion {last_row}, but flow.json is at {head_row} "
                                    "(lines missing at the end?)", state.files.head)
+    active = state.head.get("activeVersion")
+    if contiguous and made_active is not None and type(active) is int and active != made_active:
+        verifier.decide(key, state.files.head, f"activeVersion is {active}, but the audit log's last release "
+                                               f"made v{made_active} active", path)
     have = {version for version in state.released if 1 <= version <= state.latest}
     if len(have) < state.latest:
         missing = [v for v in range(1, min(state.latest, len(have) + 5) + 1) if v not in have][:5]
@@ -116,6 +124,22 @@ def _release_line(verifier: Verifier, state: FlowState, number: int, entry: dict
         return
     state.released[version] = entry
     state.audit_lines[version] = number
+
+
+def _swap_line(verifier: Verifier, state: FlowState, number: int, entry: dict[str, Any],
+               active: int | None) -> int | None:
+    """A policy's rollback: it made an existing version active again, from the one then active."""
+    restored: int = entry["restoredVersion"]
+    previous: int = entry["previousVersion"]
+    if not (1 <= restored <= state.latest and 1 <= previous <= state.latest):
+        verifier.decide(state.key, state.files.audit, f"line {number}: a rollback from v{previous} to "
+                                                      f"v{restored}, which do not both exist (latestVersion "
+                                                      f"{state.latest})", state.files.head)
+        return active
+    if active is not None and previous != active:
+        verifier.decide(state.key, state.files.audit, f"line {number}: a rollback from v{previous}, but v{active} "
+                                                      "was active then", state.files.head)
+    return restored
 
 
 def check_index(verifier: Verifier, state: FlowState) -> None:

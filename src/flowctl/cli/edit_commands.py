@@ -29,23 +29,32 @@ def edit(settings: Settings, flow: FlowArgument, quiet: QuietOption = False) -> 
     lost; fix it there and pass it to `flowctl update --config`. If someone
     else changed the flow meanwhile, the save fails with exit 4.
 
+    A policy opens as its Aster source text (a .aster file), every other kind
+    as its JSON config.
+
     Example: EDITOR="code --wait" flowctl edit credit-card-nba
     """
-    from .. import jsonio
+    from .. import jsonio, kinds
 
     flows = settings.flows()
     head = flows.get(flow)
-    original = jsonio.dumps(head["draftConfig"])
-    path = _draft_file(head["key"], original)
+    kind = kinds.kind(head["kind"])
+    source = head["draftConfig"].get(kind.source_field) if kind.source_field else None
+    as_text = isinstance(source, str)
+    original = source if isinstance(source, str) else jsonio.dumps(head["draftConfig"])
+    path = _draft_file(head["key"], original, kind.suffix if as_text else ".json")
     text = _run_editor(path, original)
     if text == original or not text.strip():
         path.unlink(missing_ok=True)
         _report(settings, quiet, head, "edit cancelled, no changes made", talk=True)
         return
     try:
-        config = jsonio.parse_document(text, str(path))
         # The rowVersion read before editing: a change made meanwhile is a conflict, never overwritten.
-        new = flows.update(head["key"], config=config, row_version=head["rowVersion"])
+        if as_text:
+            new = flows.update(head["key"], source_text=text, row_version=head["rowVersion"])
+        else:
+            config = jsonio.parse_document(text, str(path))
+            new = flows.update(head["key"], config=config, row_version=head["rowVersion"])
     except FlowctlError as exc:
         raise type(exc)(_not_saved(settings, flows, head, path, exc), exc.problems) from None
     path.unlink(missing_ok=True)
@@ -71,7 +80,8 @@ def _not_saved(settings: Settings, flows: Any, head: "records.Head", path: Path,
     # The global options as given, so the commands reach the same store and tenant from anywhere.
     cli = "flowctl" + "".join(f" {option} {shlex.quote(value)}" for option, value
                               in (("--store", settings.store), ("--tenant", settings.tenant)) if value is not None)
-    apply = f"{cli} update {shlex.quote(key)} --config {shlex.quote(str(path))} --row-version {current}"
+    option = "--source" if path.suffix == ".aster" else "--config"
+    apply = f"{cli} update {shlex.quote(key)} {option} {shlex.quote(str(path))} --row-version {current}"
     if current == head["rowVersion"]:
         return f"edit not saved: {exc.cli_message()}; your edit is kept in {path}: fix it and run `{apply}`"
     review = f"{cli} diff {shlex.quote(key)} draft {shlex.quote('@' + str(path))}"
@@ -82,13 +92,13 @@ def _not_saved(settings: Settings, flows: Any, head: "records.Head", path: Path,
             f"then apply it with `{apply}`")
 
 
-def _draft_file(key: str, text: str) -> Path:
+def _draft_file(key: str, text: str, suffix: str) -> Path:
     """A new file in the temp directory named after the flow, holding `text`.
 
     It outlives a failed edit, so its name says what it is, and it is unique
     so an earlier kept edit is never overwritten.
     """
-    fd, name = tempfile.mkstemp(prefix=f"flowctl-edit-{key[:64]}-", suffix=".json")
+    fd, name = tempfile.mkstemp(prefix=f"flowctl-edit-{key[:64]}-", suffix=suffix)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
     return Path(name)

@@ -27,11 +27,18 @@ def _is_input(selector: str) -> bool:
     return selector == "-" or selector.startswith("@")
 
 
-def _read_input(selector: str) -> tuple[Any, str]:
-    """A FROM/TO given as @FILE or - (stdin): (config, label)."""
-    from ..jsonio import read_document
+def _read_input(selector: str, head: Any) -> tuple[Any, str]:
+    """A FROM/TO given as @FILE or - (stdin): (config, label). A file with the
+    kind's text suffix (a policy's .aster) is its source text, over the draft."""
+    from .. import kinds
+    from ..jsonio import read_document, read_text
 
-    config, _ = read_document("-" if selector == "-" else selector[1:])
+    spec = "-" if selector == "-" else selector[1:]
+    kind = kinds.kind(head["kind"])
+    if kind.source_field and spec.endswith(kind.suffix):
+        text, _ = read_text(spec, what="a policy source")
+        return {**head["draftConfig"], kind.source_field: text}, selector
+    config, _ = read_document(spec)
     if not isinstance(config, dict):
         raise BadInput(f"{selector}: a config must be a JSON object")
     return config, "stdin" if selector == "-" else selector
@@ -67,7 +74,7 @@ def diff(
               for s, label in zip(selectors, ("FROM", "TO"), strict=True) if not _is_input(s)]
     head, found = settings.flows().configs(flow, *stored)
     sides = iter(found)
-    (old, old_label), (new, new_label) = [_read_input(s) if _is_input(s) else next(sides) for s in selectors]
+    (old, old_label), (new, new_label) = [_read_input(s, head) if _is_input(s) else next(sides) for s in selectors]
     changes = structural.diff_configs(old, new)
     if settings.json or output_format == DiffFormat.json:
         emit_json(structural.to_json(old_label, new_label, changes))
@@ -76,7 +83,10 @@ def diff(
         def label(text: str) -> str:
             return text if text.startswith("@") or text == "stdin" else f"{key}@{text}"
 
-        sys.stdout.write(diff_text.unified(old, new, label(old_label), label(new_label)))
+        from ..kinds import kind
+
+        sys.stdout.write(diff_text.unified(old, new, label(old_label), label(new_label),
+                                           text_field=kind(head["kind"]).source_field))
     else:
         from .. import render
 

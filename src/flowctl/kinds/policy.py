@@ -125,7 +125,7 @@ def config_schema() -> dict[str, Any]:
 
         model_config = ConfigDict(extra="forbid", title="flowctl policy config")
         source: str = Field(min_length=1, description='Aster CNL: "Module NAME." then "Rule NAME …:" blocks')
-        locale: str = Field(default="en-US", pattern=_LOCALE.pattern.removesuffix(r"\Z"),
+        locale: str = Field(default="en-US", pattern="^" + _LOCALE.pattern.removesuffix(r"\Z") + "$",
                             description="the language tag the source is written in")
 
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **PolicyConfig.model_json_schema()}

@@ -1,0 +1,109 @@
+"""The kinds registry (docs/contract.md §4): one interface per kind, `flowctl
+schema KIND` validated with a real JSON Schema validator, and no kind's
+validator loaded where it is not needed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from flowctl import kinds
+from flowctl.cli.options import KindName
+
+from conftest import Run, run_process
+
+EXAMPLES = Path(__file__).parent.parent / "docs" / "examples"
+EXAMPLE_CONFIGS = {
+    "decision-flow": json.loads((EXAMPLES / "credit-card-nba.json").read_text(encoding="utf-8")),
+    "policy": json.loads((EXAMPLES / "loan-approval.json").read_text(encoding="utf-8")),
+    "workflow": json.loads((EXAMPLES / "order-fulfilment.json").read_text(encoding="utf-8")),
+}
+NOT_CONFIGS = {
+    "decision-flow": {"nodes": {"a": 1}},
+    "policy": {"source": "Module A.\nRule b given c:\n", "locale": 3},
+    "workflow": {"nodes": {"a": {"type": "trigger"}}, "triggerNodeIds": [],
+                 "variableDefs": [{"name": "v", "type": "date"}]},
+}
+
+
+def test_the_cli_offers_exactly_the_registered_kinds() -> None:
+    """--kind's choices are the registry's kinds, so completion and help list them all."""
+    assert [choice.value for choice in KindName] == list(kinds.KINDS)
+
+
+@pytest.mark.parametrize("name", list(kinds.KINDS))
+def test_every_kind_module_has_the_whole_interface(name: str) -> None:
+    """validate, default_draft, check_publishable, summary, config_schema: the default draft
+    validates and its summary has exactly the fields the versions table shows."""
+    rules = kinds.rules(name)
+    draft = rules.default_draft()
+    rules.validate(draft)
+    assert list(rules.summary(draft)) == [field for field, _ in kinds.kind(name).columns]
+
+
+@pytest.mark.parametrize("name", list(kinds.KINDS))
+def test_schema_accepts_the_example_config_and_rejects_a_bad_one(run: Run, name: str) -> None:
+    """`flowctl schema KIND` is a JSON Schema (2020-12) that the README's example passes and a
+    config with a schema problem fails, judged by the jsonschema library."""
+    result = run("schema", name)
+    assert result.exit_code == 0, result.stderr
+    schema: dict[str, Any] = json.loads(result.stdout)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    assert list(validator.iter_errors(EXAMPLE_CONFIGS[name])) == []
+    assert list(validator.iter_errors(NOT_CONFIGS[name])) != []
+    kinds.rules(name).validate(EXAMPLE_CONFIGS[name])  # and flowctl agrees with the schema
+
+
+def test_schema_needs_no_store_and_refuses_an_unknown_kind(tmp_path: Path) -> None:
+    """schema runs anywhere (no flowctl.toml); a kind that does not exist is exit 2."""
+    assert json.loads(run_process("schema", "policy", cwd=tmp_path).stdout)["title"] == "flowctl policy config"
+    result = run_process("schema", "rulebook", cwd=tmp_path)
+    assert result.returncode == 2 and "decision-flow" in result.stderr
+
+
+PROBE = """
+import json, sys
+from flowctl.cli import main
+sys.argv = ["flowctl", *json.loads(sys.argv[1])]
+try:
+    main()
+except SystemExit:
+    pass
+loaded = sorted(m for m in sys.modules if m == "pydantic" or m.startswith("flowctl.kinds."))
+sys.stderr.write("LOADED=" + json.dumps(loaded) + "\\n")
+"""
+
+
+def loaded_modules(args: list[str], cwd: Path) -> set[str]:
+    """The kind modules (and pydantic) a real `flowctl ARGS` process imported."""
+    result = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args)], cwd=cwd, capture_output=True,
+                            text=True, timeout=60)
+    line = [ln for ln in result.stderr.splitlines() if ln.startswith("LOADED=")][-1]
+    return set(json.loads(line.removeprefix("LOADED=")))
+
+
+def test_reading_any_kind_loads_no_validator(run: Run, store: Path, tmp_path: Path) -> None:
+    """show/versions --json of each kind import neither a kind's validator nor pydantic."""
+    for key, kind in (("nba", "decision-flow"), ("pol", "policy"), ("wf", "workflow")):
+        (tmp_path / f"{key}.json").write_text(json.dumps(EXAMPLE_CONFIGS[kind]), encoding="utf-8")
+    for key, kind in (("nba", "decision-flow"), ("pol", "policy"), ("wf", "workflow")):
+        run.json("create", key, "--name", key, "--kind", kind, "--config", str(tmp_path / f"{key}.json"))
+        run.json("publish", key)
+        for args in (["show", key, "--json"], ["versions", key, "--json"]):
+            assert loaded_modules(["--store", str(store), *args], cwd=tmp_path) == set(), args
+
+
+def test_a_decision_flow_publish_loads_only_its_own_kind(run: Run, store: Path, tmp_path: Path) -> None:
+    """Publishing a decision flow validates it with its kind and never imports the policy or workflow module."""
+    run.json("create", "nba", "--name", "N")
+    run.json("update", "nba", "--set", "/nodes/score/config/method=\"propensity\"")
+    loaded = loaded_modules(["--store", str(store), "publish", "nba"], cwd=tmp_path)
+    assert "flowctl.kinds.decision_flow" in loaded
+    assert not loaded & {"flowctl.kinds.policy", "flowctl.kinds.workflow"}
