@@ -449,3 +449,26 @@ def test_disk_full_at_every_write_point(base: Path, tmp_path: Path, operation: s
         repair_and_verify(store)
     assert outcomes["unchanged (exit 74)"] >= 5 and outcomes["committed (exit 0)"] >= 1, outcomes
     print(f"enospc points {operation}: {len(calls)} {outcomes}")
+
+
+# --------------------------------------------------------------------------
+# a policy's rollback: a swap of the active version, no snapshot
+# --------------------------------------------------------------------------
+
+
+def test_a_policy_rollback_is_all_or_nothing(store: Path, tmp_path: Path) -> None:
+    """A policy's rollback writes only the audit line and the head (docs/contract.md §7):
+    killed at any point, readers and verify --repair see the old active version or the new one."""
+    run = Run(store)
+    source = tmp_path / "p.aster"
+    for threshold in (1, 2, 3):
+        source.write_text(f"Module Loan.\n\nRule isEligible given a:\n  Return a.income > {threshold}.\n",
+                          encoding="utf-8")
+        command = ["create", "p", "--kind", "policy", "--name", "P"] if threshold == 1 else ["update", "p"]
+        assert run(*command, "--source", str(source)).exit_code == 0
+        assert run("publish", "p").exit_code == 0
+    repair_and_verify(store)
+    args = ["rollback", "p", "--version", "1", "--reason", "v3 mis-rejects"]
+    figures = exercise(Scenario("policy-rollback", store, args, ["p"], ["update", "p", "--description", "next"]),
+                       tmp_path)
+    assert figures["before"] >= 1 and figures["after"] >= 1

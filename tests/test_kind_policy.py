@@ -1,4 +1,4 @@
-"""The policy kind's rules (docs/contract.md §4.2): each validation rule with a
+"""The policy kind's rules (docs/contract.md §4.7): each validation rule with a
 failing case and its `source:LINE:COLUMN`, the summary, the default draft."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The workflow kind's rules (docs/contract.md §4.3): each validation rule with
+"""The workflow kind's rules (docs/contract.md §4.8): each validation rule with
 a failing case and its path, the summary, the default draft."""
 
 from __future__ import annotations

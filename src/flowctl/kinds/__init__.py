@@ -76,7 +76,7 @@ KINDS: dict[str, Kind] = {
 }
 DEFAULT_KIND = "decision-flow"
 
-#: Why a workflow was paused: the workflow API's enum (docs/contract.md §4.3).
+#: Why a workflow was paused: the workflow API's enum (docs/contract.md §4.8).
 PAUSED_REASONS = ("manual", "consecutive_failures", "error_rate", "budget_exceeded", "dependency_unavailable")
 
 

@@ -1,5 +1,5 @@
 """The policy kind: a policy's config is its source text, Aster CNL
-(docs/contract.md §4.2), as the Aster policy API stores it:
+(docs/contract.md §4.7), as the Aster policy API stores it:
 
     {"source": "Module Loan.Approval.\\n\\nRule isEligible given applicant:\\n  ...", "locale": "en-US"}
 

@@ -1,5 +1,5 @@
 """The workflow kind: a workflow's config is its definition, as the workflow
-API stores it (docs/contract.md §4.3):
+API stores it (docs/contract.md §4.8):
 
     {"nodes": {"<id>": {"type": …, …}}, "triggerNodeIds": ["<id>", …],
      "inputSchema": [{"key", "type", "required", "description"}],
