@@ -222,7 +222,8 @@ def build_list_store(exe: str, work: Path, count: int) -> dict[str, Any]:
             flow_id = f"flow_{secrets.token_hex(6)}"
         taken.add(flow_id)
         at = records.now()
-        head = records.new_head(flow_id=flow_id, tenant="default", key=key, name=f"Flow {key}", description="",
+        head = records.new_head(flow_id=flow_id, tenant="default", key=key, kind="decision-flow", name=f"Flow {key}",
+                                description="",
                                 status="draft", auto_assembly=True, draft=version_config(i), at=at, actor="bench")
         with store.tenant_lock("default", 10.0):
             journal.create_flow(store.flow_files("default", key), head, records.audit_entry(at, "bench", "create", 1))

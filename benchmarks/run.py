@@ -218,7 +218,8 @@ def expect(condition: bool, message: str) -> None:
 
 
 def head_of(store: Path, key: str) -> dict[str, Any]:
-    return json.loads((store / "flows" / "default" / key / "flow.json").read_text(encoding="utf-8"))
+    head: dict[str, Any] = json.loads((store / "flows" / "default" / key / "flow.json").read_text(encoding="utf-8"))
+    return head
 
 
 def build_cases(manifest: dict[str, Any], sizes: list[int], flows: int, nodes: int,
@@ -504,7 +505,8 @@ def package_versions(python: str) -> dict[str, str]:
             "print(json.dumps(out))")
     result = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=60)
     try:
-        return json.loads(result.stdout)
+        versions: dict[str, str] = json.loads(result.stdout)
+        return versions
     except ValueError:
         return {}
 
