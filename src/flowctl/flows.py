@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import journal, jsonio, kinds, names, paging, reading, records
@@ -106,6 +107,15 @@ class Flows:
     @staticmethod
     def check_notes(notes: str) -> None:
         _check_text("notes", notes, single_line=False)
+
+    def authorize(self, action: str, actor: str | None = None) -> None:
+        """Forbidden (exit 6) unless `actor` (default: this actor) holds the role
+        `action` needs under the store's [access] table; a store without one
+        allows everything, and then the access module is not even imported."""
+        if "access" in self.store.settings:
+            from . import access
+
+            access.check(self.store.settings, actor or self.actor, action, self.tenant)
 
     # -- finding ---------------------------------------------------------------
 
@@ -346,24 +356,26 @@ class Flows:
                 journal.delete_flow(files)
         return head
 
-    def publish(
-        self, flow: str, *, notes: str = "", row_version: int | None = None, dry_run: bool = False
-    ) -> Release:
-        """Snapshot the draft as version latest+1 and make it active."""
+    def publish(self, flow: str, *, notes: str = "", row_version: int | None = None, dry_run: bool = False,
+                signing_key: Path | None = None) -> Release:
+        """Snapshot the draft as version latest+1 and make it active (signed by
+        `signing_key`, whose principal is then the actor)."""
         from . import releases
 
-        return releases.publish(self, flow, notes=notes, row_version=row_version, dry_run=dry_run)
+        return releases.publish(self, flow, notes=notes, row_version=row_version, dry_run=dry_run,
+                                signing_key=signing_key)
 
     def rollback(self, flow: str, *, version: int | None = None, notes: str = "",
                  expected_current_version: int | None = None, row_version: int | None = None,
-                 dry_run: bool = False) -> Release:
+                 dry_run: bool = False, signing_key: Path | None = None) -> Release:
         """Go back to version `version` (default: the one numbered just below the
         active one) by the kind's rule: a decision flow or workflow appends
         version latest+1 with its config; a policy makes it active again."""
         from . import releases
 
         return releases.rollback(self, flow, version=version, notes=notes, row_version=row_version,
-                                 expected_current_version=expected_current_version, dry_run=dry_run)
+                                 expected_current_version=expected_current_version, dry_run=dry_run,
+                                 signing_key=signing_key)
 
 
 def _source_field(kind: str, key: str) -> str:

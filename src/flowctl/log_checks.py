@@ -136,6 +136,7 @@ def _swap_line(verifier: Verifier, state: FlowState, number: int, entry: dict[st
                                                       f"v{restored}, which do not both exist (latestVersion "
                                                       f"{state.latest})", state.files.head)
         return active
+    state.swaps.append((number, entry))
     if active is not None and previous != active:
         verifier.decide(state.key, state.files.audit, f"line {number}: a rollback from v{previous}, but v{active} "
                                                       "was active then", state.files.head)

@@ -88,7 +88,7 @@ def snapshot_fields(snapshot: dict[str, Any]) -> tuple[str, ...]:
     if snapshot.get("kind") == "workflow":
         at = fields.index("publishedBy") + 1
         fields = fields[:at] + (CREATOR_FIELD,) + fields[at:]
-    return fields
+    return fields + ("signature",) if "signature" in snapshot else fields
 AUDIT_FIRST = ("at", "actor", "action", "rowVersion")
 RELEASE_ACTIONS = ("publish", "rollback")
 
@@ -189,15 +189,28 @@ def snapshot_problem(snapshot: Any) -> str | None:
         problem = f'field "kind" is {kind!r}, not one of {", ".join(KINDS)}'
     if problem is None and kind == "workflow" and snapshot.get(CREATOR_FIELD) != snapshot["publishedBy"]:
         problem = f'field "{CREATOR_FIELD}" must equal publishedBy ({snapshot["publishedBy"]!r})'
+    if problem is None and "signature" in snapshot:
+        problem = signature_problem(snapshot["signature"])
     return problem
 
 
 def entry_problem(entry: Any) -> str | None:
     """Why `entry` cannot be used as a version-index line, or None."""
     problem = _shape_problem(entry, _ENTRY_RULES)
-    if problem is None and len(entry) != len(INDEX_FIELDS):
-        problem = f"has fields other than {', '.join(INDEX_FIELDS)}"
+    if problem is None and tuple(entry) not in (INDEX_FIELDS, (*INDEX_FIELDS, "signature")):
+        problem = f"has fields other than {', '.join(INDEX_FIELDS)} (and signature)"
     return problem
+
+
+SIGNATURE_FIELDS = ("principal", "keyFingerprint", "sshsig")
+
+
+def signature_problem(signature: Any) -> str | None:
+    """Why a release's stored `signature` record is malformed, or None."""
+    if not isinstance(signature, dict) or tuple(signature) != SIGNATURE_FIELDS \
+            or not all(isinstance(value, str) for value in signature.values()):
+        return f'field "signature" must be an object of strings {", ".join(SIGNATURE_FIELDS)}'
+    return None
 
 
 def audit_problem(entry: Any) -> str | None:
@@ -208,6 +221,9 @@ def audit_problem(entry: Any) -> str | None:
     if problem is None and entry["action"] in RELEASE_ACTIONS and type(entry.get("version")) is not int \
             and not is_swap(entry):
         problem = f'is a {entry["action"]} without an integer "version"'
+    if problem is None and "signature" in entry:
+        problem = "a release line carries no signature (its snapshot does)" if "version" in entry \
+            else signature_problem(entry["signature"])
     return problem
 
 
@@ -330,15 +346,21 @@ def head_after_release(head: Head, snapshot: Snapshot) -> Head:
 
 
 def version_entry(snapshot: Snapshot | dict[str, Any]) -> VersionEntry:
-    """The index line / `versions` item of a snapshot: everything but the config."""
+    """The index line / `versions` item of a snapshot: everything but the config,
+    and of a signed one who signed it (principal and key, not the signature)."""
     fields: dict[str, Any] = dict(snapshot)
-    return cast(VersionEntry, {field: fields[field] for field in INDEX_FIELDS})
+    entry = {field: fields[field] for field in INDEX_FIELDS}
+    signature = fields.get("signature")
+    if isinstance(signature, dict):
+        entry["signature"] = {"principal": signature.get("principal"),
+                              "keyFingerprint": signature.get("keyFingerprint")}
+    return cast(VersionEntry, entry)
 
 
 def audit_entry(at: str, actor: str, action: str, row_version: int, **extra: Any) -> dict[str, Any]:
     """One audit line: at, actor, action, rowVersion, then what applies (docs/contract.md §3)."""
     entry: dict[str, Any] = {"at": at, "actor": actor, "action": action, "rowVersion": row_version}
-    for field in ("version", "restoredVersion", "previousVersion", "notes", "changes"):
+    for field in ("version", "restoredVersion", "previousVersion", "notes", "changes", "signature"):
         if extra.get(field) is not None:
             entry[field] = extra[field]
     return entry

@@ -14,7 +14,9 @@ import json
 import os
 import re
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from . import names
@@ -290,6 +292,8 @@ class Store(NamedTuple):
 
     root: Path
     default_tenant: str
+    settings: Mapping[str, Any] = MappingProxyType({})
+    """flowctl.toml as parsed: `[access]` and `[signing]` are read from it when present."""
 
     @classmethod
     def open(cls, root: Path) -> Store:
@@ -312,7 +316,7 @@ class Store(NamedTuple):
         default_tenant = settings.get("default_tenant", "default")
         if not isinstance(default_tenant, str) or not names.is_name(default_tenant):
             raise IntegrityError(f"{settings_path}: default_tenant {default_tenant!r} is not a valid tenant name")
-        return cls(root=root.resolve(), default_tenant=default_tenant)
+        return cls(root=root.resolve(), default_tenant=default_tenant, settings=MappingProxyType(settings))
 
     @classmethod
     def discover(cls, explicit: str | None) -> Store:

@@ -34,6 +34,7 @@ class Finding(NamedTuple):
     path: str
     problem: str
     fix: str | None = None
+    note: bool = False  # a remark that is no failure (a signer who left the role)
 
     def as_json(self) -> dict[str, str]:
         return {"flow": self.flow, "path": self.path, "problem": self.problem}
@@ -108,6 +109,7 @@ class FlowState:
         self.snapshots_sound = records.head_problem(head) is None
         self.released: dict[int, dict[str, Any]] = {}  # version → its audit release line
         self.audit_lines: dict[int, int] = {}  # version → the number of that line
+        self.swaps: list[tuple[int, dict[str, Any]]] = []  # a policy's rollbacks: (line number, line)
         self.cut_off = False  # a release or change cut off before or after its commit point
 
 
@@ -127,6 +129,9 @@ class Verifier:
 
     def add(self, flow: str, path: Path, problem: str, fix: str | None = None) -> None:
         self.findings.append(Finding(flow, self.rel(path), problem, fix))
+
+    def note(self, flow: str, path: Path, text: str) -> None:
+        self.findings.append(Finding(flow, self.rel(path), text, note=True))
 
     def restore(self, flow: str, path: Path, problem: str) -> None:
         self.add(flow, path, f"{problem}: restore it from git (`git checkout -- {self.rel(path)}`)")
@@ -230,6 +235,10 @@ class Verifier:
         self._check_head_versions(state)
         log_checks.check_audit(self, state)
         log_checks.check_index(self, state)
+        if "signing" in self.store.settings:
+            from .signature_checks import check_signatures
+
+            check_signatures(self, state)
 
     def _check_place(self, key: str, files: FlowFiles) -> bool:
         """The flow's directory is a real one inside the store; no symlink leads out."""

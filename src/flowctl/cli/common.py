@@ -101,11 +101,18 @@ _GLOBAL_PARAMS = [
 _GLOBAL_NAMES = [param.name for param in _GLOBAL_PARAMS]
 
 
-def command(app: typer.Typer, name: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+# The releases check their role in the core, as the signer's principal when signed (releases.py).
+_ROLE_CHECKED_IN_CORE = ("publish", "rollback")
+
+
+def command(app: typer.Typer, name: str, *, store: bool = True,
+            **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register `fn(settings, ...)` as command `name`, with the global options added.
 
     The function's first parameter receives the merged `Settings`; typer sees
-    the rest of its parameters plus the global ones.
+    the rest of its parameters plus the global ones. A command on a store
+    (`store`) first checks that the actor may do `name` under the store's
+    [access] table (docs/contract.md §5.17).
     """
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -118,6 +125,8 @@ def command(app: typer.Typer, name: str, **kwargs: Any) -> Callable[[Callable[..
             later = {name: values.pop(name) for name in _GLOBAL_NAMES}
             settings = (ctx.obj or Settings()).merged(**later)
             ctx.obj = settings
+            if store and name not in _ROLE_CHECKED_IN_CORE:
+                settings.flows().authorize(name)
             return fn(settings, *args, **values)
 
         params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) if p.kind == p.POSITIONAL_OR_KEYWORD else p

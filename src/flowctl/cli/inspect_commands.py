@@ -122,11 +122,16 @@ def verify(
     finally:
         if bar:
             bar.stop()
+    notes = [finding for finding in findings if finding.note]
+    findings = [finding for finding in findings if not finding.note]
     if settings.json:
-        emit_json({"ok": not findings, "problems": [finding.as_json() for finding in findings]})
+        emit_json({"ok": not findings, "problems": [finding.as_json() for finding in findings],
+                   **({"notes": [note.as_json() for note in notes]} if notes else {})})
     else:
         for finding in findings:
             print(f"{finding.path}: {finding.problem}")
+        for note in notes:
+            print(f"{note.path}: note: {note.problem}")
         if not findings:
             print(f"ok: {len(keys)} flow{'s' if len(keys) != 1 else ''} verified in tenant {flows.tenant!r}")
     if findings:

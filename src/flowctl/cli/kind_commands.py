@@ -10,7 +10,7 @@ from .common import Settings, command
 from .options import KindName
 
 
-@command(commands, "schema")
+@command(commands, "schema", store=False)
 def schema(
     settings: Settings,
     kind: Annotated[KindName, typer.Argument(metavar="KIND", help="decision-flow, policy or workflow.")],

@@ -1,6 +1,7 @@
 """Option types shared by several commands, and parsing of their values."""
 
 from enum import Enum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -33,6 +34,24 @@ SourceOption = Annotated[
 DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="Check everything and show what would be written; write nothing."),
 ]
+
+
+SigningKeyOption = Annotated[
+    str | None,
+    typer.Option("--signing-key", metavar="KEY", show_default=False,
+                 help="Sign the release with this ssh key (a private key, or a .pub whose key is in "
+                      "ssh-agent); default $FLOWCTL_SIGNING_KEY. Its principal is the actor."),
+]
+
+
+def signing_key(given: str | None) -> Path | None:
+    """--signing-key, else $FLOWCTL_SIGNING_KEY (unset or empty: no key)."""
+    import os
+
+    if given == "":
+        raise BadInput("--signing-key is empty", hint="give the path of an ssh key")
+    chosen = given if given is not None else os.environ.get("FLOWCTL_SIGNING_KEY") or None
+    return Path(chosen) if chosen else None
 
 
 class Status(str, Enum):

@@ -9,7 +9,16 @@ import typer
 from .app import commands
 from .common import Settings, command, emit_json, emit_result
 from .completion import version_completer
-from .options import DryRunOption, FlowArgument, NotesOption, QuietOption, RowVersionOption, parse_version
+from .options import (
+    DryRunOption,
+    FlowArgument,
+    NotesOption,
+    QuietOption,
+    RowVersionOption,
+    SigningKeyOption,
+    parse_version,
+    signing_key,
+)
 from .output import print_record
 
 
@@ -43,13 +52,15 @@ def publish(
     notes: NotesOption = "",
     row_version: RowVersionOption = None,
     dry_run: DryRunOption = False,
+    key: SigningKeyOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Snapshot the draft as the next version and make it active.
 
     Example: flowctl publish credit-card-nba -m "new scorecard"
     """
-    release = settings.flows().publish(flow, notes=notes, row_version=row_version, dry_run=dry_run)
+    release = settings.flows().publish(flow, notes=notes, row_version=row_version, dry_run=dry_run,
+                                       signing_key=signing_key(key))
     if dry_run:
         _report_dry_run(settings, release, quiet)
         return
@@ -105,6 +116,7 @@ def rollback(
         = None,
     row_version: RowVersionOption = None,
     dry_run: DryRunOption = False,
+    key: SigningKeyOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Go back to an earlier version; history is kept.
@@ -119,7 +131,7 @@ def rollback(
     target = int(parse_version(version)) if version is not None else None
     release = settings.flows().rollback(
         flow, version=target, notes=notes, expected_current_version=expected_current_version,
-        row_version=row_version, dry_run=dry_run,
+        row_version=row_version, dry_run=dry_run, signing_key=signing_key(key),
     )
     head, current, previous = release.head, release.snapshot["version"], release.previous_version
     restored = current if release.swapped else release.snapshot["source"]["restoredVersion"]
