@@ -137,7 +137,7 @@ class Store:
         if not isinstance(flow, str):
             raise BadInput(f"a flow is named by a key or id string, not {type(flow).__name__}")
         files = self._flows.resolve(flow)
-        return Flow(files, reading.current_head(files))
+        return Flow(files, reading.current_head(files), signed="signing" in self._flows.store.settings)
 
     def list(self, status: str | None = None) -> Iterator[Head]:
         """The heads of the tenant's flows in `flowctl list` order: status
@@ -170,12 +170,15 @@ class Flow:
     history as of that head. A publish made meanwhile shows in the next
     `Store.get`, not in this object. Records are plain dicts, as stored."""
 
-    __slots__ = ("_files", "_head")
+    __slots__ = ("_files", "_head", "_signed")
 
-    def __init__(self, files: FlowFiles, head: Head) -> None:
-        """A flow's files and its head as read; use `Store.get` to make one."""
+    def __init__(self, files: FlowFiles, head: Head, signed: bool = False) -> None:
+        """A flow's files and its head as read; use `Store.get` to make one.
+        `signed`: the store signs releases, so every version entry tells who signed
+        it (`"signature": null` when nobody did)."""
         self._files = files
         self._head = head
+        self._signed = signed
 
     def __repr__(self) -> str:
         return f"<flowctl.Flow {self.key!r} active={self.active_version!r} latest={self.latest_version}>"
@@ -238,9 +241,12 @@ class Flow:
         a policy's each carry `active` (true on the active one), as the policy
         versions endpoint does."""
         entries = reading.read_versions(self._files, self._head)
-        if self._marks_active():
-            active = self._head["activeVersion"]
-            return [cast(VersionEntry, {**entry, "active": entry["version"] == active}) for entry in entries]
+        active = self._head["activeVersion"]
+        marks_active = self._marks_active()
+        if self._signed or marks_active:
+            entries = [cast(VersionEntry, {
+                **entry, **({"signature": dict(entry).get("signature")} if self._signed else {}),
+                **({"active": entry["version"] == active} if marks_active else {})}) for entry in entries]
         return entries
 
     def versions_lines(self) -> list[bytes]:
@@ -248,6 +254,9 @@ class Flow:
         oldest first, taken from the version index as stored when it is sound:
         10,000 versions build no dicts (`versions --json` splices them)."""
         lines = versions_lines(self._files, self._head)
+        if self._signed:  # an unsigned entry says so: every signed line ends with its signature object
+            lines = [line if line.endswith(b"}}") and b',"signature":{' in line else line[:-1] + b',"signature":null}'
+                     for line in lines]
         if self._marks_active():
             active = self._head["activeVersion"]
             # Line i is version i+1 (the index is contiguous, else it was rebuilt).

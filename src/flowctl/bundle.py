@@ -86,6 +86,7 @@ def import_flow(
     with flows.store.tenant_lock(flows.tenant, flows.lock_timeout):
         _check_free(flows, new_key, new_id, key_given=key is not None)
         restamped = [cast(records.Snapshot, {**snapshot, **stamp}) for snapshot in snapshots]
+        _check_signatures(flows, imported, restamped, audit, source)
         journal.import_flow(files, imported, restamped, audit)
     return imported
 
@@ -187,6 +188,26 @@ def _check_history(
     if problems:
         raise IntegrityError(f"{source}: the bundle's history does not hold together: "
                              "nothing imported; export the flow again", problems)
+
+
+def _check_signatures(flows: Flows, head: records.Head, snapshots: list[records.Snapshot],
+                      audit: list[dict[str, Any]], source: str) -> None:
+    """In a store that requires signed releases, every release of the bundle must prove
+    itself as it will be stored here (a signature covers tenant, key and id, so a
+    signed flow imports under its own names only): IntegrityError (exit 8) otherwise."""
+    from . import signatures
+
+    settings = signatures.settings_of(flows.store) if "signing" in flows.store.settings else None
+    if settings is None or not settings.required:
+        return
+    from .signature_checks import release_problems
+
+    swaps = [(number, line) for number, line in enumerate(audit, start=1) if records.is_swap(line)]
+    found = release_problems(settings, dict(head), {s["version"]: dict(s) for s in snapshots}, swaps)
+    if found:
+        raise IntegrityError(f"{source}: the bundle's releases do not prove themselves here (this store requires "
+                             "signed releases): nothing imported; import a flow under the tenant, key and id "
+                             "it was signed for", [Problem("versions", problem) for _, problem in found])
 
 
 def _check_free(flows: Flows, key: str, flow_id: str, *, key_given: bool) -> None:

@@ -114,8 +114,10 @@ def versions(flow: Head, entries: list[VersionEntry], no_color: bool = False) ->
         return
     table = Table(box=None, pad_edge=False, header_style="bold")
     columns = kinds.kind(flow["kind"]).columns  # what the kind's summary has
+    signed = any("signature" in entry for entry in entries)  # a store that signs, or a signed release
     # Everything but BY and NOTES stays on one line, so notes get the room in 80 columns.
-    for column in ("VERSION", "PUBLISHED", "BY", "SOURCE", *(title for _, title in columns), "NOTES"):
+    for column in ("VERSION", "PUBLISHED", "BY", "SOURCE", *(title for _, title in columns),
+                   *(("SIGNED",) if signed else ()), "NOTES"):
         table.add_column(column, overflow="fold", no_wrap=column not in ("BY", "NOTES"))
     for entry in entries:
         active = entry["version"] == flow["activeVersion"]
@@ -126,11 +128,18 @@ def versions(flow: Head, entries: list[VersionEntry], no_color: bool = False) ->
             Text(entry["publishedBy"]),
             source_label(entry["source"]),
             *(Text("-" if summary.get(field) is None else str(summary[field])) for field, _ in columns),
+            *((Text(_signer(entry)),) if signed else ()),
             Text(entry["notes"] or ""),
             style="bold" if active else None,
         )
     out.print(table)
     out.print(Text(f"* active version (v{flow['activeVersion']}, status {flow['status']}); times in UTC"))
+
+
+def _signer(entry: VersionEntry) -> str:
+    """Who signed a version, or – for an unsigned one."""
+    signature = dict(entry).get("signature")
+    return str(signature.get("principal")) if isinstance(signature, dict) else "–"
 
 
 def snapshot(snap: Snapshot, no_color: bool = False) -> None:
@@ -142,6 +151,9 @@ def snapshot(snap: Snapshot, no_color: bool = False) -> None:
     ))
     if snap["notes"]:
         out.print(Text(f"notes: {snap['notes']}"))
+    signature = dict(snap).get("signature")
+    if isinstance(signature, dict):
+        out.print(Text(f"signed by {signature.get('principal')} with key {signature.get('keyFingerprint')}"))
     out.print(Text(f"sha256: {snap['configSha256']}"))
     out.print(Text(json.dumps(snap["configSnapshot"], indent=2, ensure_ascii=False)))
 

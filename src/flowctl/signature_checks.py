@@ -32,30 +32,47 @@ def check_signatures(verifier: Verifier, state: FlowState) -> None:
     except FlowctlError as exc:
         verifier.add(state.key, settings.allowed_signers, exc.message)
         return
-    since_version: int | None = None  # the flow's first signed release
-    releases: list[tuple[int, Any, dict[str, Any], dict[str, Any] | None]] = [
-        (version, state.files.snapshot(version), signatures.release_facts(snapshot), snapshot.get("signature"))
-        for version, snapshot in sorted(state.snapshots.items())]
-    for number, line in state.swaps:
-        restored = state.snapshots.get(line["restoredVersion"])
+    for where, problem in release_problems(settings, state.head, state.snapshots, state.swaps):
+        path = state.files.audit if isinstance(where, tuple) else state.files.snapshot(where)
+        verifier.add(state.key, path, f"{problem}: restore it from git, or release again")
+    if "access" in verifier.store.settings:
+        _role_notes(verifier, state)
+
+
+Where = int | tuple[int, int]  # a version's snapshot, or (audit line number, restored version) of a swap
+
+
+def _releases(head: dict[str, Any], snapshots: dict[int, dict[str, Any]],
+              swaps: list[tuple[int, dict[str, Any]]]) -> list[tuple[Where, str, dict[str, Any], Any]]:
+    """Every release of the flow, oldest first: (where, label, facts, signature)."""
+    found: list[tuple[Where, str, dict[str, Any], Any]] = [
+        (version, f"v{version}", signatures.release_facts(snapshot), snapshot.get("signature"))
+        for version, snapshot in sorted(snapshots.items())]
+    for number, line in swaps:
+        restored = snapshots.get(line["restoredVersion"])
         if restored is not None:
-            facts = signatures.swap_facts(state.head, line, restored["configSha256"])
-            releases.append((line["restoredVersion"], (state.files.audit, number), facts, line.get("signature")))
-    releases.sort(key=lambda release: str(release[2]["publishedAt"]))
-    for version, where, facts, signature in releases:
-        path, label = (where[0], f"line {where[1]}, the rollback to v{version}") if isinstance(where, tuple) \
-            else (where, f"v{version}")
+            found.append(((number, line["restoredVersion"]), f"line {number}, the rollback to "
+                          f"v{line['restoredVersion']}", signatures.swap_facts(head, line, restored["configSha256"]),
+                          line.get("signature")))
+    return sorted(found, key=lambda release: str(release[2]["publishedAt"]))
+
+
+def release_problems(settings: SigningSettings, head: dict[str, Any], snapshots: dict[int, dict[str, Any]],
+                     swaps: list[tuple[int, dict[str, Any]]]) -> list[tuple[Where, str]]:
+    """(where, `vN: reason`) for each release whose signature fails or is missing when required."""
+    problems: list[tuple[Where, str]] = []
+    since_version: int | None = None  # the flow's first signed release
+    for where, label, facts, signature in _releases(head, snapshots, swaps):
         if signature is None:
             reason = _required(settings, facts, since_version)
             if reason:
-                verifier.add(state.key, path, f"{label}: no signature (signing required since {reason})")
+                problems.append((where, f"{label}: no signature (signing required since {reason})"))
             continue
-        since_version = since_version or version
+        since_version = since_version or (where if isinstance(where, int) else where[1])
         problem = signatures.check(settings, facts, signature)
         if problem:
-            verifier.add(state.key, path, f"{label}: {problem}: restore it from git, or release again")
-        else:
-            _role_note(verifier, state, path, label, facts)
+            problems.append((where, f"{label}: {problem}"))
+    return problems
 
 
 def _required(settings: SigningSettings, facts: dict[str, Any], since_version: int | None) -> str | None:
@@ -67,15 +84,16 @@ def _required(settings: SigningSettings, facts: dict[str, Any], since_version: i
     return f"v{since_version}" if since_version is not None else None
 
 
-def _role_note(verifier: Verifier, state: FlowState, path: Any, label: str, facts: dict[str, Any]) -> None:
-    """A note when the signer lacks, today, the role the release needed."""
-    if "access" not in verifier.store.settings:
-        return
+def _role_notes(verifier: Verifier, state: FlowState) -> None:
+    """A note for each signed release whose signer lacks, today, the role it needed."""
     from .access import AccessPolicy
 
     policy = AccessPolicy.from_settings(verifier.store.settings)
-    action = str(facts["action"])
-    if policy is not None and not policy.allows(str(facts["publishedBy"]), action, verifier.tenant):
-        role = policy.required_role(action, verifier.tenant)
-        verifier.note(state.key, path, f"{label}: signed by {facts['publishedBy']}, who no longer holds the "
-                                       f"{role} role a {action} needs (the release stays valid)")
+    for where, label, facts, signature in _releases(state.head, state.snapshots, state.swaps):
+        action, signer = str(facts["action"]), str(facts["publishedBy"])
+        if signature is None or policy is None or policy.allows(signer, action, verifier.tenant):
+            continue
+        path = state.files.audit if isinstance(where, tuple) else state.files.snapshot(where)
+        verifier.note(state.key, path, f"{label}: signed by {signer}, who no longer holds the "
+                                       f"{policy.required_role(action, verifier.tenant)} role a {action} needs "
+                                       "(the release stays valid)")
