@@ -302,3 +302,26 @@ def test_a_signing_key_needs_a_signing_table(run: Run, store: Path, keys: dict[s
     """--signing-key in a store without [signing]: exit 2, saying where allowed_signers is set."""
     assert run("create", "f", "--name", "F").exit_code == 0
     assert_error(run("publish", "f", "--signing-key", str(keys["alice"])), 2, "[signing]", "allowed_signers")
+
+
+LOADED_PROBE = """
+import json, sys
+from flowctl.cli import main
+sys.argv = ["flowctl", *json.loads(sys.argv[1])]
+try:
+    main()
+except SystemExit:
+    pass
+sys.stderr.write("LOADED=" + json.dumps(sorted(m for m in sys.modules if m.startswith("flowctl."))) + "\\n")
+"""
+
+
+def test_reading_a_signed_store_imports_nothing_of_signing(run: Run, signed: Path) -> None:
+    """show/versions --json of a signed store load neither the signing modules nor the access policy."""
+    for args in (["show", "f", "--json"], ["versions", "f", "--json"]):
+        result = subprocess.run([sys.executable, "-c", LOADED_PROBE, json.dumps(["--store", str(signed), *args])],
+                                capture_output=True, text=True, timeout=60)
+        line = [ln for ln in result.stderr.splitlines() if ln.startswith("LOADED=")][-1]
+        loaded = set(json.loads(line.removeprefix("LOADED=")))
+        assert "flowctl.api" in loaded, loaded  # the probe sees flowctl's own modules
+        assert not loaded & {"flowctl.signing", "flowctl.signatures", "flowctl.signature_checks", "flowctl.access"}
