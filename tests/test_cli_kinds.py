@@ -286,3 +286,15 @@ def test_verify_catches_an_active_version_the_history_does_not_tell(run: Run, st
     result = run("verify")
     assert result.exit_code == 8
     assert "activeVersion is 2, but the audit log's last release made v1 active" in result.stdout
+
+
+def test_verify_catches_a_head_whose_kind_its_snapshots_deny(run: Run, store: Path, tmp_path: Path) -> None:
+    """A decision flow's head hand-edited to say policy: every snapshot (kind decision-flow) disagrees, exit 8."""
+    run.json("create", "nba", "--name", "N", "--config", write_config(tmp_path / "nba.json", NBA))
+    run.json("publish", "nba")
+    head = read_head(store, "nba")
+    head["kind"] = "policy"
+    (flow_dir(store, "nba") / "flow.json").write_text(json.dumps(head, indent=2) + "\n", encoding="utf-8")
+    result = run("verify")
+    assert result.exit_code == 8
+    assert "kind 'decision-flow' differs from flow.json's 'policy'" in result.stdout

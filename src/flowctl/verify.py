@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from . import jsonio, log_checks, names, reading, records
+from . import jsonio, kinds, log_checks, names, reading, records
 from .errors import BadInput, FlowctlError, IntegrityError, NotFound
 from .store import STAGING_DIR, TEMP_FILE, FlowFiles, Store, read_bytes
 
@@ -369,8 +369,8 @@ class Verifier:
             head = state.head
             if (snapshot["flowId"], snapshot["key"]) != (head.get("id"), head.get("key")):
                 problems.append("flowId/key differ from flow.json")
-            if "kind" in snapshot and snapshot["kind"] != head.get("kind"):
-                problems.append(f"kind {snapshot['kind']!r} differs from flow.json's {head.get('kind')!r}")
+            if kinds.of(snapshot) != head.get("kind"):  # a snapshot without `kind` is a decision flow's
+                problems.append(f"kind {kinds.of(snapshot)!r} differs from flow.json's {head.get('kind')!r}")
         for problem in problems:
             self.restore(state.key, path, problem)
         if problems:
