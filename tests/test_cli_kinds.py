@@ -298,3 +298,14 @@ def test_verify_catches_a_head_whose_kind_its_snapshots_deny(run: Run, store: Pa
     result = run("verify")
     assert result.exit_code == 8
     assert "kind 'decision-flow' differs from flow.json's 'policy'" in result.stdout
+
+
+def test_source_over_a_config_that_is_no_object_is_refused_cleanly(run: Run, store: Path, tmp_path: Path) -> None:
+    """--source with a --config holding a list: exit 2 at `$`, no crash, nothing written."""
+    source = tmp_path / "p.aster"
+    source.write_text(LOAN, encoding="utf-8")
+    (tmp_path / "list.json").write_text("[1, 2]", encoding="utf-8")
+    before = tree_bytes(store)
+    assert_error(run("create", "p", "--kind", "policy", "--name", "P", "--config", str(tmp_path / "list.json"),
+                     "--source", str(source)), 2, "$")
+    assert tree_bytes(store) == before

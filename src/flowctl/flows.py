@@ -238,7 +238,9 @@ class Flows:
             raise InvalidConfig("a new flow cannot be active: it has no published version; publish it instead")
         if source_text is not None:
             field = _source_field(kind, key)
-            config = {**(rules.default_draft() if config is None else config), field: source_text}
+            base = rules.default_draft() if config is None else config
+            # A --config that is not an object is left for validation to refuse, with its path.
+            config = {**base, field: source_text} if isinstance(base, dict) else base
         if config is None:
             config = rules.default_draft()
         else:
