@@ -32,7 +32,7 @@ def check_signatures(verifier: Verifier, state: FlowState) -> None:
     except FlowctlError as exc:
         verifier.add(state.key, settings.allowed_signers, exc.message)
         return
-    for where, problem in release_problems(settings, state.head, state.snapshots, state.swaps):
+    for where, problem in release_problems(settings, state.head, state.snapshots, state.swaps, _rows(state)):
         path = state.files.audit if isinstance(where, tuple) else state.files.snapshot(where)
         verifier.add(state.key, path, f"{problem}: restore it from git, or release again")
     if "access" in verifier.store.settings:
@@ -42,27 +42,34 @@ def check_signatures(verifier: Verifier, state: FlowState) -> None:
 Where = int | tuple[int, int]  # a version's snapshot, or (audit line number, restored version) of a swap
 
 
-def _releases(head: dict[str, Any], snapshots: dict[int, dict[str, Any]],
-              swaps: list[tuple[int, dict[str, Any]]]) -> list[tuple[Where, str, dict[str, Any], Any]]:
-    """Every release of the flow, oldest first: (where, label, facts, signature)."""
-    found: list[tuple[Where, str, dict[str, Any], Any]] = [
-        (version, f"v{version}", signatures.release_facts(snapshot), snapshot.get("signature"))
+def _rows(state: FlowState) -> dict[int, int]:
+    """version → the rowVersion of its release line in the audit log."""
+    return {version: line["rowVersion"] for version, line in state.released.items()}
+
+
+def _releases(head: dict[str, Any], snapshots: dict[int, dict[str, Any]], swaps: list[tuple[int, dict[str, Any]]],
+              rows: dict[int, int]) -> list[tuple[Where, str, dict[str, Any], Any]]:
+    """Every release of the flow in the order they were made (by their audit lines'
+    rowVersions, which run without gaps): (where, label, facts, signature)."""
+    found: list[tuple[int, Where, str, dict[str, Any], Any]] = [
+        (rows.get(version, 0), version, f"v{version}", signatures.release_facts(snapshot), snapshot.get("signature"))
         for version, snapshot in sorted(snapshots.items())]
     for number, line in swaps:
         restored = snapshots.get(line["restoredVersion"])
         if restored is not None:
-            found.append(((number, line["restoredVersion"]), f"line {number}, the rollback to "
-                          f"v{line['restoredVersion']}", signatures.swap_facts(head, line, restored["configSha256"]),
-                          line.get("signature")))
-    return sorted(found, key=lambda release: str(release[2]["publishedAt"]))
+            found.append((line["rowVersion"], (number, line["restoredVersion"]),
+                          f"line {number}, the rollback to v{line['restoredVersion']}",
+                          signatures.swap_facts(head, line, restored["configSha256"]), line.get("signature")))
+    found.sort(key=lambda release: release[0])
+    return [release[1:] for release in found]
 
 
 def release_problems(settings: SigningSettings, head: dict[str, Any], snapshots: dict[int, dict[str, Any]],
-                     swaps: list[tuple[int, dict[str, Any]]]) -> list[tuple[Where, str]]:
+                     swaps: list[tuple[int, dict[str, Any]]], rows: dict[int, int]) -> list[tuple[Where, str]]:
     """(where, `vN: reason`) for each release whose signature fails or is missing when required."""
     problems: list[tuple[Where, str]] = []
     since_version: int | None = None  # the flow's first signed release
-    for where, label, facts, signature in _releases(head, snapshots, swaps):
+    for where, label, facts, signature in _releases(head, snapshots, swaps, rows):
         if signature is None:
             reason = _required(settings, facts, since_version)
             if reason:
@@ -89,7 +96,7 @@ def _role_notes(verifier: Verifier, state: FlowState) -> None:
     from .access import AccessPolicy
 
     policy = AccessPolicy.from_settings(verifier.store.settings)
-    for where, label, facts, signature in _releases(state.head, state.snapshots, state.swaps):
+    for where, label, facts, signature in _releases(state.head, state.snapshots, state.swaps, _rows(state)):
         action, signer = str(facts["action"]), str(facts["publishedBy"])
         if signature is None or policy is None or policy.allows(signer, action, verifier.tenant):
             continue
