@@ -105,6 +105,13 @@ class TestDynamic:
         assert complete(f"flowctl --store {store} show f --version ") == ["3", "2", "1", "active", "latest", "draft"]
         assert complete(f"flowctl --store {store} show f --version d") == ["draft"]
 
+    def test_kind_completes_to_the_kinds(self) -> None:
+        """--kind (create, update, list) and schema's KIND complete to the three kinds."""
+        kinds = ["decision-flow", "policy", "workflow"]
+        assert complete("flowctl create f --name F --kind ") == kinds
+        assert complete("flowctl list --kind p") == ["policy"]
+        assert complete("flowctl schema ") == kinds
+
     def test_version_completion_accepts_a_flow_id(self, run: Run, store: Path,
                                                   publish_versions: PublishVersions) -> None:
         """FLOW given by id works for completion as for every command."""
