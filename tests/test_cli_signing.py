@@ -325,3 +325,51 @@ def test_reading_a_signed_store_imports_nothing_of_signing(run: Run, signed: Pat
         loaded = set(json.loads(line.removeprefix("LOADED=")))
         assert "flowctl.api" in loaded, loaded  # the probe sees flowctl's own modules
         assert not loaded & {"flowctl.signing", "flowctl.signatures", "flowctl.signature_checks", "flowctl.access"}
+
+
+def test_an_oversized_signature_is_one_finding_not_the_end_of_verify(run: Run, signed: Path, tmp_path: Path) -> None:
+    """A 100 KB sshsig in v1: verify reports v1 (file named), still checks the rest, and --json is a document."""
+    path = flow_dir(signed, "f") / "versions" / "000001.json"
+    record = json.loads(path.read_text(encoding="utf-8"))
+    record["signature"]["sshsig"] = "A" * 100_000
+    rewrite(path, {"signature": record["signature"]})
+    code, out = verify(run)
+    assert code == 8
+    assert "versions/000001.json: v1:" in out and "64 KiB" in out
+    assert "v2" not in out  # v2 was checked, and is fine
+    result = run("--json", "verify")
+    assert result.exit_code == 8 and json.loads(result.stdout)["ok"] is False
+
+
+def test_repair_never_erases_that_a_version_was_signed(run: Run, signed: Path) -> None:
+    """The signature removed from a snapshot: the index still says who signed; repair leaves it for a person."""
+    path = flow_dir(signed, "f") / "versions" / "000001.json"
+    record = json.loads(path.read_text(encoding="utf-8"))
+    del record["signature"]
+    path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    index_before = (flow_dir(signed, "f") / "versions.jsonl").read_bytes()
+    assert run("verify", "--repair").exit_code == 8
+    assert (flow_dir(signed, "f") / "versions.jsonl").read_bytes() == index_before
+    code, out = verify(run)
+    assert code == 8 and "who signed v1 differs from its line in versions.jsonl" in out
+
+
+@pytest.mark.parametrize("table", [
+    'required = true\nallowed_signers = "/etc/passwd"\n',
+    'required = true\nallowed_signers = "../outside"\n',
+    'required = true\nsince = "2026-13-45T00:00:00Z"\n',
+    'required = "yes"\n',
+])
+def test_a_malformed_signing_table_is_exit_8(run: Run, signed: Path, keys: dict[str, Path], table: str) -> None:
+    """allowed_signers outside the store, an impossible since, a non-boolean required: exit 8 naming [signing]."""
+    settings(signed, table)
+    assert_error(run("publish", "f", "--signing-key", str(keys["alice"])), 8, "[signing]")
+    assert run("verify").exit_code == 8
+
+
+def test_a_signer_without_the_role_is_told_to_use_another_key(run: Run, signed: Path, keys: dict[str, Path]) -> None:
+    """Signed, the key decides the actor: the refusal advises --signing-key, not --actor."""
+    settings(signed, REQUIRED, '[access]\nviewer = ["*"]\neditor = ["alice", "bob"]\nadmin = ["alice"]\n')
+    result = run("--actor", "alice", "rollback", "f", "--version", "1", "--signing-key", str(keys["bob"]))
+    assert_error(result, 6, "actor 'bob' may not rollback", "--signing-key")
+    assert "--actor" not in result.stderr

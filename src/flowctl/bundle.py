@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
-from . import journal, jsonio, names, reading, records
+from . import journal, jsonio, kinds, names, reading, records
 from .errors import BadInput, Conflict, FlowctlError, IntegrityError, Problem
 
 if TYPE_CHECKING:
@@ -109,6 +109,10 @@ def _read_bundle(document: Any, source: str) -> tuple[records.Head, list[records
     if problems:
         raise BadInput(f"{source}: not a valid flowctl bundle", problems)
     flow = document["flow"]
+    if flow.get("kind") not in kinds.KINDS:  # before the fields, which depend on the kind
+        raise BadInput(f"{source}: not a valid flowctl bundle",
+                       [Problem("flow.kind", f"{jsonio.shown(str(flow.get('kind')))} is not one of "
+                                             f"{', '.join(kinds.KINDS)}")])
     head = _record(flow, records.head_fields(str(flow.get("kind"))), records.Head, "flow", problems,
                    records.head_problem)
     snapshots = [_record(snapshot, records.snapshot_fields(snapshot if isinstance(snapshot, dict) else {}),

@@ -80,6 +80,7 @@ class _Report:
         self.edges_added = 0
         self.edges_removed = 0
         self.other_lines: list[tuple[str, str]] = []
+        self.others = 0  # changes outside nodes and edges (a text's changed lines are one change)
 
     def node(self, node_id: str, group: str, kind: str, line: str) -> None:
         self.node_lines.setdefault(node_id, []).append((kind, line))
@@ -138,6 +139,13 @@ def _report(changes: list[Change]) -> _Report:
             report.edge(op, ends)
             continue
         where = _dotted(segments)
+        if op == "replace" and _multiline(change.get("old")) and _multiline(change.get("new")):
+            # Source text (a policy's): the lines that changed, not two cut-off copies of the text.
+            report.other_lines.extend(("change", f"~ {where} {line}") for line in _text_changes(
+                change["old"], change["new"]))
+            report.others += 1
+            continue
+        report.others += 1
         if op == "add":
             report.other_lines.append(("add", f"+ {where}: {_show(change.get('new'))}"))
         elif op == "remove":
@@ -146,6 +154,34 @@ def _report(changes: list[Change]) -> _Report:
             old, new = _sides(change)
             report.other_lines.append(("move" if op == "move" else "change", f"~ {where}: {old} → {new}"))
     return report
+
+
+def _multiline(value: Any) -> bool:
+    return isinstance(value, str) and "\n" in value
+
+
+_MAX_TEXT_LINES = 20  # changed lines shown of one text value; `--format unified` shows them all
+
+
+def _text_changes(old: str, new: str) -> list[str]:
+    """`line N: OLD → NEW`, `line N added: …`, `line N removed: …` for each line
+    that differs between two texts (difflib's matching, new-side line numbers)."""
+    from difflib import SequenceMatcher
+
+    a, b = old.splitlines(), new.splitlines()
+    out: list[str] = []
+    for tag, i1, i2, j1, j2 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag in ("replace", "delete"):
+            for k in range(i2 - i1):
+                if tag == "replace" and j1 + k < j2:
+                    out.append(f"line {j1 + k + 1}: {_show(a[i1 + k])} → {_show(b[j1 + k])}")
+                else:
+                    out.append(f"line {i1 + k + 1} removed: {_show(a[i1 + k])}")
+        if tag in ("replace", "insert"):
+            out.extend(f"line {j + 1} added: {_show(b[j])}" for j in range(j1 + max(0, i2 - i1), j2))
+    if len(out) > _MAX_TEXT_LINES:
+        out = out[:_MAX_TEXT_LINES] + [f"… and {len(out) - _MAX_TEXT_LINES} more lines changed (see --format unified)"]
+    return out
 
 
 def _count(n: int, noun: str, verb: str = "") -> str:
@@ -162,7 +198,7 @@ def _summary(report: _Report) -> str:
         (sum("moved" in g for g in groups), "node", "moved"),
         (report.edges_added, "edge", "added"),
         (report.edges_removed, "edge", "removed"),
-        (len(report.other_lines), "other change", ""),
+        (report.others, "other change", ""),
     ]
     total = sum(n for n, _, _ in counts)
     if not total:

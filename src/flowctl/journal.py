@@ -166,6 +166,12 @@ def check_tails(files: FlowFiles, head: Head, tail: AuditTail | None = None) -> 
         raise damage(files.audit, f"ends at rowVersion {last_row}, but flow.json is at {head['rowVersion']}",
                      disagree_with=files.head)
     latest = head["latestVersion"]
+    if records.is_swap(tail.last):  # a policy's rollback made the version the head names active
+        restored, previous = tail.last["restoredVersion"], tail.last["previousVersion"]
+        if restored != head["activeVersion"] or not (1 <= restored <= latest and 1 <= previous <= latest):
+            raise damage(files.audit, f"its last line, a rollback from v{previous} to v{restored}, does not "
+                                      f"match flow.json (activeVersion {head['activeVersion']}, latestVersion "
+                                      f"{latest})", disagree_with=files.head)
     _, entry, before = index_tail(files)
     indexed = entry.get("version") if entry else 0
     before_last = before.get("version") if before else 0

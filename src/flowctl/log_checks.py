@@ -184,6 +184,13 @@ def _three_witnesses(verifier: Verifier, state: FlowState, version: int, entry: 
     where = f"line {state.audit_lines.get(version)}, the {line['action']} of v{version}," if line else ""
     if index_agrees and (audit_agrees or line is None):
         return
+    signed = records.version_entry(snapshot).get("signature")
+    if entry is not None and entry.get("signature") != signed:
+        # The audit log does not tell of signatures: rebuilding the index from the snapshot
+        # would erase the last record that this version was signed, so a person decides.
+        verifier.decide(key, snapshot_path, f"who signed v{version} differs from its line in versions.jsonl "
+                                            "(a signature removed or replaced?)", files.version_index)
+        return
     if audit_agrees:
         verifier.add(key, files.version_index, f"disagrees with the snapshots: line {version} differs from "
                                        f"{snapshot_path.name}, which the audit log confirms{advice}", fix)

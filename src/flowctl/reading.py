@@ -226,6 +226,8 @@ def read_snapshot(files: FlowFiles, head: Head, version: int, check: bool = Fals
         problem = f"says it is version {snapshot['version']}"
     if problem is None and (snapshot["flowId"], snapshot["key"]) != (head["id"], head["key"]):
         problem = "its flowId/key are not this flow's"
+    if problem is None and snapshot.get("kind", "decision-flow") != head["kind"]:  # none: a decision flow's
+        problem = f"it is a {snapshot.get('kind', 'decision-flow')} version, but flow.json says {head['kind']}"
     if problem is None and check and jsonio.config_sha256(snapshot["configSnapshot"]) != snapshot["configSha256"]:
         problem = "config does not match its configSha256 (damaged file)"
     if problem:

@@ -178,6 +178,8 @@ def _kind_head_problem(head: dict[str, Any]) -> str | None:
     reason = head.get("pausedReason")
     if "pausedReason" in head and reason is not None and reason not in PAUSED_REASONS:
         return f'field "pausedReason" is {reason!r}, not null or one of {", ".join(PAUSED_REASONS)}'
+    if reason is not None and head["status"] != "paused":
+        return f'field "pausedReason" is {reason!r}, but status is {head["status"]!r}, not paused'
     return None
 
 
@@ -220,7 +222,9 @@ def audit_problem(entry: Any) -> str | None:
         problem = f"does not start with {', '.join(AUDIT_FIRST)}"
     if problem is None and entry["action"] in RELEASE_ACTIONS and type(entry.get("version")) is not int \
             and not is_swap(entry):
-        problem = f'is a {entry["action"]} without an integer "version"'
+        problem = f'is a {entry["action"]} without an integer "version"' + (
+            ' (or, a policy\'s, integer "restoredVersion" and "previousVersion")'
+            if entry["action"] == "rollback" else "")
     if problem is None and "signature" in entry:
         problem = "a release line carries no signature (its snapshot does)" if "version" in entry \
             else signature_problem(entry["signature"])

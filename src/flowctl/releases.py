@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import journal, kinds, reading, records
-from .errors import Conflict, NotFound
+from .errors import Conflict, Forbidden, NotFound
 from .records import Head, Snapshot
 from .store import FlowFiles
 
@@ -58,7 +58,14 @@ def _releaser(flows: Flows, action: str, signing_key: Path | None) -> _Releaser:
 
         signer = signatures.signer(flows.store, signing_key, at, flows.actor)
     actor = signer.principal if signer else flows.actor
-    flows.authorize(action, actor)
+    try:
+        flows.authorize(action, actor)
+    except Forbidden as exc:
+        if signer is None:
+            raise
+        # Signed, the key decides who releases: --actor cannot help, another key can.
+        raise Forbidden(exc.message, hint="sign with the key of a principal who holds it "
+                                          "(--signing-key KEY)") from None
     return _Releaser(actor, at, signer)
 
 
@@ -89,8 +96,10 @@ def rollback(flows: Flows, flow: str, *, version: int | None, notes: str, expect
         key, active = head["key"], head["activeVersion"]
         named = f"{kind.noun} {key!r}"
         if expected_current_version is not None and expected_current_version != active:
+            why = "someone released meanwhile" if expected_current_version <= head["latestVersion"] \
+                else f"there is no v{expected_current_version}"
             raise Conflict(f"{named} has active version {_v(active)}, not v{expected_current_version}: "
-                           "someone released meanwhile; check `flowctl versions` and retry")
+                           f"{why}; check `flowctl versions` and retry")
         if active is None:
             raise NotFound(f"{named} has no published version: nothing to roll back to")
         if version is None:

@@ -118,7 +118,9 @@ def versions(flow: Head, entries: list[VersionEntry], no_color: bool = False) ->
     # Everything but BY and NOTES stays on one line, so notes get the room in 80 columns.
     for column in ("VERSION", "PUBLISHED", "BY", "SOURCE", *(title for _, title in columns),
                    *(("SIGNED",) if signed else ()), "NOTES"):
-        table.add_column(column, overflow="fold", no_wrap=column not in ("BY", "NOTES"))
+        # VERSION and PUBLISHED stay on one line; the rest wrap at spaces, so 80 columns stay readable.
+        table.add_column(column, overflow="fold", no_wrap=column in ("VERSION", "PUBLISHED"),
+                         ratio=3 if column == "NOTES" else None)
     for entry in entries:
         active = entry["version"] == flow["activeVersion"]
         summary = entry["summary"]

@@ -34,7 +34,7 @@ def check_signatures(verifier: Verifier, state: FlowState) -> None:
         return
     for where, problem in release_problems(settings, state.head, state.snapshots, state.swaps, _rows(state)):
         path = state.files.audit if isinstance(where, tuple) else state.files.snapshot(where)
-        verifier.add(state.key, path, f"{problem}: restore it from git, or release again")
+        verifier.add(state.key, path, problem)
     if "access" in verifier.store.settings:
         _role_notes(verifier, state)
 
@@ -73,7 +73,8 @@ def release_problems(settings: SigningSettings, head: dict[str, Any], snapshots:
         if signature is None:
             reason = _required(settings, facts, since_version)
             if reason:
-                problems.append((where, f"{label}: no signature (signing required since {reason})"))
+                problems.append((where, f"{label}: no signature (signing required since {reason}): "
+                                        "restore the signed file from git"))
             continue
         since_version = since_version or (where if isinstance(where, int) else where[1])
         problem = signatures.check(settings, facts, signature)

@@ -59,11 +59,24 @@ def settings_of(store: Store) -> SigningSettings | None:
         raise IntegrityError(f"{where} required must be true or false")
     if path is None:
         path = DEFAULT_ALLOWED_SIGNERS
-    if not isinstance(path, str) or not path:
-        raise IntegrityError(f"{where} allowed_signers must be a path, relative to the store root")
-    if since is not None and not (isinstance(since, str) and _TIME.match(since)):
+    inside = store.root / path if isinstance(path, str) and path else None
+    if inside is None or Path(path).is_absolute() or not inside.resolve().is_relative_to(store.root.resolve()):
+        raise IntegrityError(f"{where} allowed_signers must be a path inside the store, relative to its root "
+                             f"(like \"{DEFAULT_ALLOWED_SIGNERS}\"), so it is committed and reviewed with it")
+    if since is not None and not (isinstance(since, str) and _TIME.match(since) and _real_time(since)):
         raise IntegrityError(f"{where} since must be a UTC time like \"2026-05-01T00:00:00Z\"")
-    return SigningSettings(required, store.root / path, since)
+    return SigningSettings(required, inside, since)
+
+
+def _real_time(text: str) -> bool:
+    """Whether an ISO 8601 UTC time names a real moment (no month 13)."""
+    from datetime import datetime
+
+    try:
+        datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        return False
+    return True
 
 
 def release_facts(snapshot: dict[str, Any]) -> dict[str, Any]:
@@ -133,17 +146,30 @@ def summary(signature: Any) -> dict[str, Any] | None:
     return {"principal": signature.get("principal"), "keyFingerprint": signature.get("keyFingerprint")}
 
 
+_RESTORE = "restore it from git"
+
+
 def check(settings: SigningSettings, facts: dict[str, Any], signature: dict[str, Any]) -> str | None:
-    """Why `signature` does not prove a release with `facts`, in verify's words, or None."""
+    """Why `signature` does not prove a release with `facts`, with what to do, in
+    verify's words; None when it does. Never raises for what the record holds."""
     principal = signature["principal"]
     if principal != facts["publishedBy"]:
-        return f"signed by {jsonio.shown(principal)} but published by {jsonio.shown(str(facts['publishedBy']))}"
-    result = signing.verify(signing.canonical_release(facts), signature["sshsig"], principal,
-                            settings.allowed_signers, at=facts["publishedAt"])
+        return (f"signed by {jsonio.shown(principal)} but published by {jsonio.shown(str(facts['publishedBy']))}: "
+                f"{_RESTORE}")
+    try:
+        result = signing.verify(signing.canonical_release(facts), signature["sshsig"], principal,
+                                settings.allowed_signers, at=facts["publishedAt"])
+    except IntegrityError as exc:  # an oversized or unreadable signature: this release's damage only
+        return f"{exc.message}: {_RESTORE}"
+    except ValueError:  # facts JSON cannot encode (NaN): the record is damaged
+        return f"the release cannot be encoded to check it: {_RESTORE}"
     if result.ok:
         return None
     if result.code == "content-changed":
-        return "content changed after signing"
+        return f"content changed after signing: {_RESTORE}"
+    fix = f"fix {settings.allowed_signers.name} if the key is {principal}'s, else {_RESTORE}"
     if result.code == "not-valid-then":
-        return f"{principal}'s key was not valid on {str(facts['publishedAt'])[:10]}"
-    return result.reason
+        return f"{principal}'s key was not valid on {str(facts['publishedAt'])[:10]}: {fix}"
+    if result.code in ("malformed", "other-namespace"):
+        return f"{result.reason}: {_RESTORE}"
+    return f"{result.reason}: {fix}"

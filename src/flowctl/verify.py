@@ -369,11 +369,13 @@ class Verifier:
             head = state.head
             if (snapshot["flowId"], snapshot["key"]) != (head.get("id"), head.get("key")):
                 problems.append("flowId/key differ from flow.json")
-            if kinds.of(snapshot) != head.get("kind"):  # a snapshot without `kind` is a decision flow's
-                problems.append(f"kind {kinds.of(snapshot)!r} differs from flow.json's {head.get('kind')!r}")
+        kind_differs = not problems and kinds.of(snapshot) != state.head.get("kind")  # no kind: a decision flow
+        if kind_differs:  # the snapshot or flow.json: which one was edited is for a person to say
+            self.decide(state.key, path, f"kind {kinds.of(snapshot)!r} differs from flow.json's "
+                                         f"{state.head.get('kind')!r}", state.files.head)
         for problem in problems:
             self.restore(state.key, path, problem)
-        if problems:
+        if problems or kind_differs:
             state.snapshots_sound = False
         else:
             state.snapshots[number] = snapshot

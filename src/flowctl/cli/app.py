@@ -144,7 +144,7 @@ app = typer.Typer(
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
     help=(
-        "Manage versioned decision flows in a file-backed store whose directory tree "
+        "Manage versioned decision flows, policies and workflows in a file-backed store whose directory tree "
         "is the immutable history.\n\n"
         "Example: flowctl rollback credit-card-nba --version 3 --notes \"v4 mis-scored\""
     ),
@@ -171,6 +171,6 @@ def main_callback(
         typer.Option("--version", callback=_print_version, is_eager=True, help="Print flowctl's version and exit."),
     ] = None,
 ) -> None:
-    """Manage versioned decision flows in a file-backed, git-friendly store."""
+    """Manage versioned decision flows, policies and workflows in a file-backed, git-friendly store."""
     ctx.obj = Settings(store=store, tenant=tenant, actor=actor, json=json, lock_timeout=lock_timeout,
                        no_color=no_color)

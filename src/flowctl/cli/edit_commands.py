@@ -61,7 +61,7 @@ def edit(settings: Settings, flow: FlowArgument, quiet: QuietOption = False) -> 
     if new["rowVersion"] == head["rowVersion"]:
         _report(settings, quiet, new, "the edit leaves the draft as it was: nothing written", talk=True)
     else:
-        _report(settings, quiet, new, f"Updated flow {new['key']}: rowVersion {new['rowVersion']}")
+        _report(settings, quiet, new, f"Updated {kind.noun} {new['key']}: rowVersion {new['rowVersion']}")
 
 
 def _not_saved(settings: Settings, flows: Any, head: "records.Head", path: Path, exc: FlowctlError) -> str:
@@ -112,7 +112,12 @@ def _run_editor(path: Path, original: str) -> str:
         path.unlink(missing_ok=True)
         raise BadInput(f"editor {choice!r} not found: set $VISUAL or $EDITOR (e.g. EDITOR=nano)")
     status = subprocess.run([*argv, str(path)], check=False).returncode
-    text = path.read_text(encoding="utf-8")
+    from ..jsonio import read_text
+
+    try:  # bytes as saved: no newline translation, and not UTF-8 or a NUL byte is refused (§8)
+        text, _ = read_text(str(path), what="an edited draft")
+    except BadInput as exc:
+        raise BadInput(f"edit not saved: {exc.message}; your edit is kept in {path}") from None
     if status != 0:
         if text == original:
             path.unlink(missing_ok=True)

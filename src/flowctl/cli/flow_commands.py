@@ -75,7 +75,7 @@ def create(
     """
     head = settings.flows().create(
         key, name=name, description=description, status=status.value, auto_assembly=auto_assembly,
-        config=read_config(config), flow_id=flow_id, kind=kind.value, source_text=read_source(source),
+        source_text=read_source(source, config), config=read_config(config), flow_id=flow_id, kind=kind.value,
     )
     emit_result(settings, head, quiet=quiet, essential=head["key"],
                 message=f"Created {kinds.kind(head['kind']).noun} {head['key']} ({head['id']}), "
@@ -114,18 +114,20 @@ def update(
     Example: flowctl update credit-card-nba --set '/nodes/score/config/method="scorecard"'
     """
     flows = settings.flows()
+    text = read_source(source, config)  # first: it refuses --config - beside --source - before stdin is read
     head = flows.update(
         flow, name=name, description=description, status=status.value if status else None,
         auto_assembly=auto_assembly, config=read_config(config), edits=edits(set_edits, unset_edits),
         row_version=row_version, kind=kind.value if kind else None,
-        paused_reason=paused_reason.value if paused_reason else None, source_text=read_source(source),
+        paused_reason=paused_reason.value if paused_reason else None, source_text=text,
     )
     # Flows.update writes nothing when nothing would change, and says so in
     # `last_update_changed`; "Updated" would then claim a write that did not happen.
     if flows.last_update_changed:
-        message = f"Updated flow {head['key']}: rowVersion {head['rowVersion']}"
+        message = f"Updated {kinds.kind(head['kind']).noun} {head['key']}: rowVersion {head['rowVersion']}"
     else:
-        message = f"No change: flow {head['key']} is already as given (rowVersion {head['rowVersion']})"
+        message = (f"No change: {kinds.kind(head['kind']).noun} {head['key']} is already as given "
+                   f"(rowVersion {head['rowVersion']})")
     emit_result(settings, head, quiet=quiet, essential=head["rowVersion"], message=message)
 
 

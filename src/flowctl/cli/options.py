@@ -25,7 +25,8 @@ ConfigOption = Annotated[
                  help="Draft config: a JSON file, a .toml file, or - for JSON on stdin."),
 ]
 NotesOption = Annotated[str, typer.Option("--notes", "-m", "--reason",
-                                          help="Release notes for the version (--reason: the same).")]
+                                          help="Why: the version's release notes (a policy's rollback: "
+                                               "its history line's). -m, --notes, --reason are one option.")]
 SourceOption = Annotated[
     str | None,
     typer.Option("--source", metavar="FILE.aster|-", show_default=False,
@@ -100,10 +101,13 @@ def read_config(spec: str | None) -> Any:
     return config
 
 
-def read_source(spec: str | None) -> str | None:
-    """The text named by --source, or None when not given."""
+def read_source(spec: str | None, config: str | None = None) -> str | None:
+    """The text named by --source, or None when not given (stdin once only)."""
     if spec is None:
         return None
+    if spec == "-" and config == "-":
+        raise BadInput("--config - and --source - cannot both read stdin",
+                       hint="give one of them as a file")
     from ..jsonio import read_text
 
     return read_text(spec, what="a policy source")[0]

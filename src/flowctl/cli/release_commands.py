@@ -110,7 +110,7 @@ def rollback(
                                                    help="The version to restore (default: the one "
                                                         "active before the current one).")] = None,
     notes: NotesOption = "",
-    expected_current_version: Annotated[int | None, typer.Option(
+    expected_current_version: Annotated[str | None, typer.Option(
         "--expected-current-version", metavar="N", show_default=False,
         help="Fail with exit 4 unless vN is the active version (the workflow API's expectedCurrentVersion).")]
         = None,
@@ -129,8 +129,10 @@ def rollback(
     """
     # With no words allowed, parse_version gives a number or exits 2.
     target = int(parse_version(version)) if version is not None else None
+    expected = (int(parse_version(expected_current_version, label="--expected-current-version"))
+                if expected_current_version is not None else None)
     release = settings.flows().rollback(
-        flow, version=target, notes=notes, expected_current_version=expected_current_version,
+        flow, version=target, notes=notes, expected_current_version=expected,
         row_version=row_version, dry_run=dry_run, signing_key=signing_key(key),
     )
     head, current, previous = release.head, release.snapshot["version"], release.previous_version

@@ -48,6 +48,8 @@ def _check(config: object) -> tuple[list[Problem], list[Problem]]:
         return [Problem("source", f"must be a string ({show_value(source)})"), *schema], []
     if not source.strip():
         return [Problem("source", "must not be empty: it is the policy's Aster source text"), *schema], []
+    if "\x00" in source:
+        return [Problem("source", "must not contain a NUL character: it is text"), *schema], []
     return schema, outline_problems(source)
 
 
