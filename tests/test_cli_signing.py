@@ -228,9 +228,11 @@ def test_turning_signing_on_keeps_earlier_releases_valid(run: Run, store: Path, 
     allow(store, keys, "alice")
     settings(store, REQUIRED)
     assert verify(run)[0] == 0
-    settings(store, REQUIRED + 'since = "2026-01-01T00:00:00Z"\n')
+    settings(store, REQUIRED + 'since = "2026-03-15T14:30:00Z"\n')  # the very second v1 was published
     code, out = verify(run)
-    assert code == 8 and "v1: no signature (signing required since 2026-01-01T00:00:00Z)" in out
+    assert code == 8 and "v1: no signature (signing required since 2026-03-15T14:30:00.000Z)" in out
+    settings(store, REQUIRED + 'since = "2026-03-15T14:30:01Z"\n')
+    assert verify(run)[0] == 0
 
 
 def test_reading_a_signed_store_never_runs_ssh_keygen(run: Run, signed: Path, tmp_path: Path) -> None:

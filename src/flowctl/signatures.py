@@ -65,6 +65,8 @@ def settings_of(store: Store) -> SigningSettings | None:
                              f"(like \"{DEFAULT_ALLOWED_SIGNERS}\"), so it is committed and reviewed with it")
     if since is not None and not (isinstance(since, str) and _TIME.match(since) and _real_time(since)):
         raise IntegrityError(f"{where} since must be a UTC time like \"2026-05-01T00:00:00Z\"")
+    if since is not None and len(since) == 20:  # compared as text with publishedAt, which has milliseconds
+        since = since[:19] + ".000Z"
     return SigningSettings(required, inside, since)
 
 
