@@ -13,7 +13,7 @@ from flowctl.access import ACTIONS, ROLES, AccessPolicy
 from flowctl.errors import Forbidden, IntegrityError
 
 READS = ["show", "versions", "list", "diff", "history", "export", "verify"]
-WRITES = ["create", "update", "edit", "publish", "import", "delete"]
+WRITES = ["create", "update", "edit", "publish", "import", "delete", "repair"]
 
 # One principal per role, so each holds exactly its own role and the ones below it.
 ONE_EACH = """
@@ -36,7 +36,7 @@ def rank(role: str) -> int:
 
 
 def test_actions_cover_every_command_with_its_default_role() -> None:
-    """Reads need viewer, writes editor, rollback admin: the 14 actions and nothing else."""
+    """Reads need viewer, writes (and verify --repair) editor, rollback admin: the 15 actions and nothing else."""
     assert ACTIONS == {**dict.fromkeys(READS, "viewer"), **dict.fromkeys(WRITES, "editor"), "rollback": "admin"}
     assert ROLES == ("viewer", "editor", "admin")
 

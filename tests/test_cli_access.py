@@ -34,6 +34,7 @@ ACTIONS = {
     "import": (["import", "BUNDLE", "--key", "f2", "--id", "flow_f2"], "editor"),
     "delete": (["delete", "f", "--yes"], "editor"),
     "rollback": (["rollback", "f", "--version", "1"], "admin"),
+    "repair": (["verify", "--repair"], "editor"),
 }
 HOLDERS = {"viewer": "vic", "editor": "eve", "admin": "ada"}
 BELOW = {"viewer": "nobody", "editor": "vic", "admin": "eve"}  # someone who holds only the role below

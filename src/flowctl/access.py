@@ -34,6 +34,7 @@ ACTIONS: dict[str, str] = {
     "history": "viewer", "export": "viewer", "verify": "viewer",
     "create": "editor", "update": "editor", "edit": "editor", "publish": "editor",
     "import": "editor", "delete": "editor",
+    "repair": "editor",  # `verify --repair`: it writes
     "rollback": "admin",
 }
 """Every action the policy knows, and the role it needs by default."""

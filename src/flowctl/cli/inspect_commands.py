@@ -114,6 +114,8 @@ def verify(
     from .. import verify as checker
 
     flows = settings.flows()
+    if repair:  # it writes: the role of `repair` (editor by default) beside verify's own
+        flows.authorize("repair")
     key = flows.resolve(flow).dir.name if flow else None
     bar = _ProgressBar() if not settings.json and sys.stderr.isatty() else None
     try:
