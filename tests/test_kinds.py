@@ -12,11 +12,14 @@ from typing import Any
 
 import jsonschema
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flowctl import kinds
 from flowctl.cli.options import KindName
+from flowctl.errors import BadInput, InvalidConfig
 
-from conftest import Run, run_process
+from conftest import Run, examples, run_process
 
 EXAMPLES = Path(__file__).parent.parent / "docs" / "examples"
 EXAMPLE_CONFIGS = {
@@ -127,3 +130,49 @@ def test_the_readmes_kind_quick_starts_run_as_written(tmp_path: Path) -> None:
                                 capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, (block, result.stdout, result.stderr)
     assert run_process("verify", cwd=tmp_path).returncode == 0
+
+
+def _near_config(kind: str) -> st.SearchStrategy[Any]:
+    """Strategies for configs near a kind's example: its fields with arbitrary JSON values and text."""
+    leaves = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False),
+                       st.text(max_size=30))
+    values = st.recursive(leaves, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(
+        st.sampled_from(["type", "key", "name", "id", "nodes", "source", "lifetime", "", "root"]), inner,
+        max_size=4)), max_leaves=12)
+    example = EXAMPLE_CONFIGS[kind]
+    fields = st.sampled_from(sorted(example) + ["extra", ""])
+    source_lines = st.lists(st.sampled_from(["Module A.", "Module A.B", "Rule r given x:", "Rule 9 x:", "Rule r",
+                                             "", "  Return 1.", "Module", "\t", "Module A.\r"]), max_size=6)
+    return st.one_of(
+        values,
+        st.dictionaries(fields, values, max_size=5),
+        st.builds(lambda patch: {**example, **patch}, st.dictionaries(fields, values, max_size=3)),
+        source_lines.map(lambda lines: {"source": "\n".join(lines)}),
+    )
+
+
+@pytest.mark.fuzz
+@pytest.mark.parametrize("name", list(kinds.KINDS))
+def test_validation_of_any_json_is_one_of_two_errors_or_none(name: str) -> None:
+    """Whatever JSON a config is, a kind's validate either accepts it, or raises BadInput (exit 2) or
+    InvalidConfig (exit 5) with at least one problem; check_publishable then decides the same way; the
+    summary never fails; nothing is mutated."""
+    rules = kinds.rules(name)
+
+    @settings(max_examples=examples(300), deadline=None)
+    @given(_near_config(name))
+    def check(config: Any) -> None:
+        before = json.dumps(config, sort_keys=True)
+        try:
+            rules.validate(config)
+            valid = True
+        except (BadInput, InvalidConfig) as exc:
+            assert exc.problems, exc.message
+            valid = False
+        if isinstance(config, dict):
+            assert isinstance(rules.summary(config), dict)
+        if valid and name != "decision-flow":  # a decision flow also needs a scoring method
+            rules.check_publishable(config)
+        assert json.dumps(config, sort_keys=True) == before
+
+    check()
