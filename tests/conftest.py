@@ -239,6 +239,26 @@ def assert_error(result: Result, code: int, *fragments: str, problems: bool | No
 # -- real processes ----------------------------------------------------------------
 
 
+_IMPORT_PROBE = """
+import json, sys
+from flowctl.cli import main
+sys.argv = ["flowctl", *json.loads(sys.argv[1])]
+try:
+    main()
+except SystemExit:
+    pass
+sys.stderr.write("IMPORTED=" + json.dumps(sorted(sys.modules)) + "\\n")
+"""
+
+
+def imported_modules(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> set[str]:
+    """Every module a real `flowctl ARGS` process had imported when it ended."""
+    result = subprocess.run([sys.executable, "-c", _IMPORT_PROBE, json.dumps(args)], cwd=cwd, env=env,
+                            capture_output=True, text=True, timeout=60)
+    line = [ln for ln in result.stderr.splitlines() if ln.startswith("IMPORTED=")][-1]
+    return set(json.loads(line.removeprefix("IMPORTED=")))
+
+
 def flowctl_exe() -> str:
     """The installed `flowctl` console script next to this interpreter."""
     candidate = Path(sys.executable).with_name("flowctl")

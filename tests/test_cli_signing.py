@@ -14,7 +14,18 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Run, assert_error, audit_lines, flow_dir, read_head, run_process, scored, tree_bytes, write_config
+from conftest import (
+    Run,
+    assert_error,
+    audit_lines,
+    flow_dir,
+    imported_modules,
+    read_head,
+    run_process,
+    scored,
+    tree_bytes,
+    write_config,
+)
 
 # The fixed clock of the tests (conftest.EPOCH): every release is published 2026-03-15T14:30:00.000Z.
 RELEASED = "2026-03-15"
@@ -306,25 +317,10 @@ def test_a_signing_key_needs_a_signing_table(run: Run, store: Path, keys: dict[s
     assert_error(run("publish", "f", "--signing-key", str(keys["alice"])), 2, "[signing]", "allowed_signers")
 
 
-LOADED_PROBE = """
-import json, sys
-from flowctl.cli import main
-sys.argv = ["flowctl", *json.loads(sys.argv[1])]
-try:
-    main()
-except SystemExit:
-    pass
-sys.stderr.write("LOADED=" + json.dumps(sorted(m for m in sys.modules if m.startswith("flowctl."))) + "\\n")
-"""
-
-
 def test_reading_a_signed_store_imports_nothing_of_signing(run: Run, signed: Path) -> None:
     """show/versions --json of a signed store load neither the signing modules nor the access policy."""
     for args in (["show", "f", "--json"], ["versions", "f", "--json"]):
-        result = subprocess.run([sys.executable, "-c", LOADED_PROBE, json.dumps(["--store", str(signed), *args])],
-                                capture_output=True, text=True, timeout=60)
-        line = [ln for ln in result.stderr.splitlines() if ln.startswith("LOADED=")][-1]
-        loaded = set(json.loads(line.removeprefix("LOADED=")))
+        loaded = imported_modules(["--store", str(signed), *args], cwd=signed)
         assert "flowctl.api" in loaded, loaded  # the probe sees flowctl's own modules
         assert not loaded & {"flowctl.signing", "flowctl.signatures", "flowctl.signature_checks", "flowctl.access"}
 

@@ -19,7 +19,7 @@ from flowctl import kinds
 from flowctl.cli.options import KindName
 from flowctl.errors import BadInput, InvalidConfig
 
-from conftest import Run, examples, run_process
+from conftest import Run, examples, imported_modules, run_process
 
 EXAMPLES = Path(__file__).parent.parent / "docs" / "examples"
 EXAMPLE_CONFIGS = {
@@ -71,25 +71,9 @@ def test_schema_needs_no_store_and_refuses_an_unknown_kind(tmp_path: Path) -> No
     assert result.returncode == 2 and "decision-flow" in result.stderr
 
 
-PROBE = """
-import json, sys
-from flowctl.cli import main
-sys.argv = ["flowctl", *json.loads(sys.argv[1])]
-try:
-    main()
-except SystemExit:
-    pass
-loaded = sorted(m for m in sys.modules if m == "pydantic" or m.startswith("flowctl.kinds."))
-sys.stderr.write("LOADED=" + json.dumps(loaded) + "\\n")
-"""
-
-
 def loaded_modules(args: list[str], cwd: Path) -> set[str]:
     """The kind modules (and pydantic) a real `flowctl ARGS` process imported."""
-    result = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args)], cwd=cwd, capture_output=True,
-                            text=True, timeout=60)
-    line = [ln for ln in result.stderr.splitlines() if ln.startswith("LOADED=")][-1]
-    return set(json.loads(line.removeprefix("LOADED=")))
+    return {name for name in imported_modules(args, cwd) if name == "pydantic" or name.startswith("flowctl.kinds.")}
 
 
 def test_reading_any_kind_loads_no_validator(run: Run, store: Path, tmp_path: Path) -> None:

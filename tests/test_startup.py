@@ -3,34 +3,17 @@ so they must import neither pydantic nor rich (STYLE: startup is a feature)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import PublishVersions, Run
-
-PROBE = """
-import json, sys
-from flowctl.cli import main
-sys.argv = ["flowctl", *json.loads(sys.argv[1])]
-try:
-    main()
-except SystemExit:
-    pass
-heavy = sorted(m for m in ("pydantic", "rich", "typing_extensions") if m in sys.modules)
-sys.stderr.write("HEAVY=" + json.dumps(heavy) + "\\n")
-"""
+from conftest import PublishVersions, Run, imported_modules
 
 
 def heavy_modules(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> list[str]:
-    result = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args)], cwd=cwd, env=env,
-                            capture_output=True, text=True, timeout=60)
-    line = [ln for ln in result.stderr.splitlines() if ln.startswith("HEAVY=")][-1]
-    heavy: list[str] = json.loads(line.removeprefix("HEAVY="))
-    return heavy
+    """The heavy libraries a real `flowctl ARGS` process imported."""
+    loaded = imported_modules(args, cwd, env)
+    return sorted(name for name in ("pydantic", "rich", "typing_extensions") if name in loaded)
 
 
 @pytest.mark.parametrize(
