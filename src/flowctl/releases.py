@@ -13,6 +13,8 @@ How a rollback goes depends on the kind (`kinds.Kind.rollback`):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -69,15 +71,23 @@ def _releaser(flows: Flows, action: str, signing_key: Path | None) -> _Releaser:
     return _Releaser(actor, at, signer)
 
 
+@contextmanager
+def _locked(flows: Flows, flow: str, *, row_version: int | None, dry_run: bool) -> Iterator[tuple[FlowFiles, Head]]:
+    """The flow's files and head under its lock, as every release starts: what a crash
+    cut off completed or dropped (a dry run only previews that), --row-version checked."""
+    files = flows.resolve(flow)
+    with flows.store.flow_lock(files, flows.lock_timeout):
+        head = journal.preview(files) if dry_run else journal.recover(files)
+        flows.check_row_version(head, row_version)
+        yield files, head
+
+
 def publish(flows: Flows, flow: str, *, notes: str, row_version: int | None, dry_run: bool,
             signing_key: Path | None = None) -> Release:
     """Snapshot the draft as version latest+1 and make it active."""
     flows.check_notes(notes)
     releaser = _releaser(flows, "publish", signing_key)
-    files = flows.resolve(flow)
-    with flows.store.flow_lock(files, flows.lock_timeout):
-        head = journal.preview(files) if dry_run else journal.recover(files)
-        flows.check_row_version(head, row_version)
+    with _locked(flows, flow, row_version=row_version, dry_run=dry_run) as (files, head):
         draft = head["draftConfig"]
         kinds.rules(head["kind"]).check_publishable(draft)
         return _append(releaser, files, head, draft, notes=notes, source={"action": "publish"}, dry_run=dry_run)
@@ -88,10 +98,7 @@ def rollback(flows: Flows, flow: str, *, version: int | None, notes: str, expect
     """Go back to `version` (default: the version just below the active one)."""
     flows.check_notes(notes)
     releaser = _releaser(flows, "rollback", signing_key)
-    files = flows.resolve(flow)
-    with flows.store.flow_lock(files, flows.lock_timeout):
-        head = journal.preview(files) if dry_run else journal.recover(files)
-        flows.check_row_version(head, row_version)
+    with _locked(flows, flow, row_version=row_version, dry_run=dry_run) as (files, head):
         kind = kinds.kind(head["kind"])
         key, active = head["key"], head["activeVersion"]
         named = f"{kind.noun} {key!r}"
