@@ -204,11 +204,11 @@ def _check_signatures(flows: Flows, head: records.Head, snapshots: list[records.
     settings = signatures.settings_of(flows.store) if "signing" in flows.store.settings else None
     if settings is None or not settings.required:
         return
-    from .signature_checks import release_problems
+    from .signature_checks import bundle_problems
 
     swaps = [(number, line) for number, line in enumerate(audit, start=1) if records.is_swap(line)]
     rows = {line["version"]: line["rowVersion"] for line in audit if records.releases_version(line)}
-    found = release_problems(settings, dict(head), {s["version"]: dict(s) for s in snapshots}, swaps, rows)
+    found = bundle_problems(settings, dict(head), {s["version"]: dict(s) for s in snapshots}, swaps, rows)
     if found:
         raise IntegrityError(f"{source}: the bundle's releases do not prove themselves here (this store requires "
                              "signed releases): nothing imported; import a flow under the tenant, key and id "

@@ -32,14 +32,16 @@ def check_signatures(verifier: Verifier, state: FlowState) -> None:
     except FlowctlError as exc:
         verifier.add(state.key, settings.allowed_signers, exc.message)
         return
-    for where, problem in release_problems(settings, state.head, state.snapshots, state.swaps, _rows(state)):
+    releases = _releases(state.head, state.snapshots, state.swaps, _rows(state))  # read once, for both passes
+    for where, problem in release_problems(settings, releases):
         path = state.files.audit if isinstance(where, tuple) else state.files.snapshot(where)
         verifier.add(state.key, path, problem)
     if "access" in verifier.store.settings:
-        _role_notes(verifier, state)
+        _role_notes(verifier, state, releases)
 
 
 Where = int | tuple[int, int]  # a version's snapshot, or (audit line number, restored version) of a swap
+Release = tuple[Where, str, dict[str, Any], Any]  # (where, label, facts, signature)
 
 
 def _rows(state: FlowState) -> dict[int, int]:
@@ -48,7 +50,7 @@ def _rows(state: FlowState) -> dict[int, int]:
 
 
 def _releases(head: dict[str, Any], snapshots: dict[int, dict[str, Any]], swaps: list[tuple[int, dict[str, Any]]],
-              rows: dict[int, int]) -> list[tuple[Where, str, dict[str, Any], Any]]:
+              rows: dict[int, int]) -> list[Release]:
     """Every release of the flow in the order they were made (by their audit lines'
     rowVersions, which run without gaps): (where, label, facts, signature)."""
     found: list[tuple[int, Where, str, dict[str, Any], Any]] = [
@@ -64,12 +66,17 @@ def _releases(head: dict[str, Any], snapshots: dict[int, dict[str, Any]], swaps:
     return [release[1:] for release in found]
 
 
-def release_problems(settings: SigningSettings, head: dict[str, Any], snapshots: dict[int, dict[str, Any]],
-                     swaps: list[tuple[int, dict[str, Any]]], rows: dict[int, int]) -> list[tuple[Where, str]]:
+def bundle_problems(settings: SigningSettings, head: dict[str, Any], snapshots: dict[int, dict[str, Any]],
+                    swaps: list[tuple[int, dict[str, Any]]], rows: dict[int, int]) -> list[tuple[Where, str]]:
+    """`release_problems` of a flow given by its records (an import's bundle)."""
+    return release_problems(settings, _releases(head, snapshots, swaps, rows))
+
+
+def release_problems(settings: SigningSettings, releases: list[Release]) -> list[tuple[Where, str]]:
     """(where, `vN: reason`) for each release whose signature fails or is missing when required."""
     problems: list[tuple[Where, str]] = []
     since_version: int | None = None  # the flow's first signed release
-    for where, label, facts, signature in _releases(head, snapshots, swaps, rows):
+    for where, label, facts, signature in releases:
         if signature is None:
             reason = _required(settings, facts, since_version)
             if reason:
@@ -92,12 +99,12 @@ def _required(settings: SigningSettings, facts: dict[str, Any], since_version: i
     return f"v{since_version}" if since_version is not None else None
 
 
-def _role_notes(verifier: Verifier, state: FlowState) -> None:
+def _role_notes(verifier: Verifier, state: FlowState, releases: list[Release]) -> None:
     """A note for each signed release whose signer lacks, today, the role it needed."""
     from .access import AccessPolicy
 
     policy = AccessPolicy.from_settings(verifier.store.settings)
-    for where, label, facts, signature in _releases(state.head, state.snapshots, state.swaps, _rows(state)):
+    for where, label, facts, signature in releases:
         action, signer = str(facts["action"]), str(facts["publishedBy"])
         if signature is None or policy is None or policy.allows(signer, action, verifier.tenant):
             continue
