@@ -104,6 +104,12 @@ class IncompleteWrite(UserWarning):
     `warnings.warn`, so the library never prints; the CLI shows it on stderr."""
 
 
+class Notice(UserWarning):
+    """Something a person should know about a write that succeeded (it was
+    re-applied on a newer state after its push lost a race, say). Issued with
+    `warnings.warn`; the CLI prints it on stderr as `flowctl: note: …`."""
+
+
 _IO_REASONS = {
     "ENOSPC": ("no space left on device", "free some space and retry"),
     "EDQUOT": ("disk quota exceeded", "free some space or raise the quota, and retry"),

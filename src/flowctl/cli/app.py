@@ -16,7 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from .. import __version__
-from ..errors import BadInput, FlowctlError, IncompleteWrite, StorageError, io_reason
+from ..errors import BadInput, FlowctlError, IncompleteWrite, Notice, StorageError, io_reason
 from .common import (
     ActorOption,
     JsonOption,
@@ -48,6 +48,8 @@ COMMAND_MODULES = {
     "export": "bundle_commands",
     "import": "bundle_commands",
     "schema": "kind_commands",
+    "sync": "git_commands",
+    "rebase": "git_commands",
 }
 
 # Commands register here (see common.command); the group picks them up lazily.
@@ -85,10 +87,11 @@ class FlowctlGroup(TyperGroup):
         as_json = wants_json(argv)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", IncompleteWrite)
+            warnings.simplefilter("always", Notice)
             code = self._invoke(argv, prog_name, complete_var, as_json, **extra)
         for warning in caught:
-            if issubclass(warning.category, IncompleteWrite):
-                report_warning(str(warning.message), as_json)
+            if issubclass(warning.category, IncompleteWrite | Notice):
+                report_warning(str(warning.message), as_json, notice=issubclass(warning.category, Notice))
         return code
 
     def _invoke(self, argv: list[str], prog_name: str, complete_var: str | None, as_json: bool,

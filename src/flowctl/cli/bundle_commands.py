@@ -54,7 +54,7 @@ def import_(
     from ..jsonio import read_document
 
     document, label = read_document(file, max_bytes=bundle.MAX_BUNDLE_BYTES, what="a bundle")
-    head = bundle.import_flow(settings.flows(), document, label, key=key, flow_id=flow_id)
+    head = settings.write(lambda flows: bundle.import_flow(flows, document, label, key=key, flow_id=flow_id))
     active = f"v{head['activeVersion']}" if head["activeVersion"] else "none"
     emit_result(settings, head, quiet=quiet, essential=head["key"],
                 message=f"Imported flow {head['key']} ({head['id']}) into tenant {head['tenantId']}: "

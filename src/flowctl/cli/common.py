@@ -9,9 +9,10 @@ signature, the later value winning.
 import functools
 import inspect
 import json
+import os
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, TypeVar
 
 import typer
 
@@ -23,6 +24,11 @@ if TYPE_CHECKING:
     from ..flows import Flows
 
 GLOBAL_PANEL = "Global options"
+GIT_PANEL = "Git options"
+T = TypeVar("T")
+
+# The commands that write a store: each commits (and pushes) under [git] (docs/contract.md §11).
+WRITE_COMMANDS = ("create", "update", "edit", "publish", "rollback", "delete", "import")
 
 StoreOption = Annotated[
     str | None,
@@ -55,6 +61,26 @@ NoColorOption = Annotated[
     typer.Option("--no-color", help="No colours or styles in human output (also: the NO_COLOR variable).",
                  rich_help_panel=GLOBAL_PANEL),
 ]
+CommitOption = Annotated[
+    bool | None,
+    typer.Option("--commit/--no-commit", show_default=False, rich_help_panel=GIT_PANEL,
+                 help="Commit this write's files in the store's git work tree (default: [git] commit)."),
+]
+PushOption = Annotated[
+    str | None,
+    typer.Option("--push", metavar="REMOTE", show_default=False, rich_help_panel=GIT_PANEL,
+                 help="Commit, then push the branch to REMOTE, re-applying the write if the remote moved "
+                      "(default: $FLOWCTL_GIT_PUSH, else [git] push)."),
+]
+NoPushOption = Annotated[
+    bool,
+    typer.Option("--no-push", rich_help_panel=GIT_PANEL, help="Do not push, whatever [git] push says."),
+]
+AuthorOption = Annotated[
+    str | None,
+    typer.Option("--author", metavar='"NAME <EMAIL>"', show_default=False, rich_help_panel=GIT_PANEL,
+                 help="The commit's author (default: the actor when it reads as one, else git's user)."),
+]
 
 
 class Settings(NamedTuple):
@@ -66,6 +92,10 @@ class Settings(NamedTuple):
     json: bool = False
     lock_timeout: float | None = None
     no_color: bool = False
+    command: str = ""
+    git_commit: bool | None = None
+    git_push: str | bool | None = None  # a remote, or False for --no-push
+    author: str | None = None
 
     def merged(self, **later: Any) -> "Settings":
         """These settings overridden by the options given after the command."""
@@ -86,6 +116,21 @@ class Settings(NamedTuple):
 
         return Store(self.flows())
 
+    def write(self, call: Callable[["Flows"], T], flows: "Flows | None" = None, *, dry_run: bool = False) -> T:
+        """Run the write `call` on `flows` (default: `flows()`), as one git commit
+        (and push) when the store's [git] table, --commit/--push or
+        $FLOWCTL_GIT_PUSH ask for one; else (and for a dry run, which writes
+        nothing) exactly as without git."""
+        flows = flows or self.flows()
+        asked = not dry_run and (self.git_commit is not None or self.git_push is not None
+                                 or "FLOWCTL_GIT_PUSH" in os.environ or "git" in flows.store.settings)
+        if not asked:
+            return call(flows)  # gitsync is not even imported
+        from .. import gitsync
+
+        plan = gitsync.plan(flows.store, commit=self.git_commit, push=self.git_push, author=self.author)
+        return call(flows) if plan is None else gitsync.run(plan, flows, self.command, call)
+
 
 _GLOBAL_PARAMS = [
     inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
@@ -99,6 +144,15 @@ _GLOBAL_PARAMS = [
     )
 ]
 _GLOBAL_NAMES = [param.name for param in _GLOBAL_PARAMS]
+_GIT_PARAMS = [
+    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+    for name, annotation, default in (
+        ("git_commit", CommitOption, None),
+        ("git_push", PushOption, None),
+        ("git_no_push", NoPushOption, False),
+        ("author", AuthorOption, None),
+    )
+]
 
 
 # The releases check their role in the core, as the signer's principal when signed (releases.py).
@@ -110,10 +164,11 @@ def command(app: typer.Typer, name: str, *, store: bool = True,
     """Register `fn(settings, ...)` as command `name`, with the global options added.
 
     The function's first parameter receives the merged `Settings`; typer sees
-    the rest of its parameters plus the global ones. A command on a store
-    (`store`) first checks that the actor may do `name` under the store's
-    [access] table (docs/contract.md §5.17).
+    the rest of its parameters plus the global ones (and, for a write
+    command, the git ones). A command on a store (`store`) first checks that
+    the actor may do `name` under the store's [access] table (§5.17).
     """
+    git_params = _GIT_PARAMS if name in WRITE_COMMANDS else []
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         own = list(inspect.signature(fn).parameters.values())[1:]  # drop `settings`
@@ -123,7 +178,16 @@ def command(app: typer.Typer, name: str, *, store: bool = True,
         def wrapper(*args: Any, **values: Any) -> Any:
             ctx = values.pop("_ctx")
             later = {name: values.pop(name) for name in _GLOBAL_NAMES}
-            settings = (ctx.obj or Settings()).merged(**later)
+            settings = (ctx.obj or Settings()).merged(**later)._replace(command=name)
+            if git_params:
+                if values.pop("git_no_push"):
+                    if values["git_push"] is not None:
+                        from ..errors import BadInput
+
+                        raise BadInput("--push and --no-push contradict each other", hint="give one of them")
+                    values["git_push"] = False
+                settings = settings._replace(git_commit=values.pop("git_commit"), git_push=values.pop("git_push"),
+                                             author=values.pop("author"))
             ctx.obj = settings
             if store and name not in _ROLE_CHECKED_IN_CORE:
                 settings.flows().authorize(name)
@@ -131,7 +195,7 @@ def command(app: typer.Typer, name: str, *, store: bool = True,
 
         params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) if p.kind == p.POSITIONAL_OR_KEYWORD else p
                   for p in own]
-        wrapper.__signature__ = inspect.Signature([*params, context, *_GLOBAL_PARAMS])  # type: ignore[attr-defined]
+        wrapper.__signature__ = inspect.Signature([*params, context, *git_params, *_GLOBAL_PARAMS])  # type: ignore[attr-defined]
         wrapper.__annotations__ = {p.name: p.annotation for p in wrapper.__signature__.parameters.values()}  # type: ignore[attr-defined]
         app.command(name, **kwargs)(wrapper)
         return fn
@@ -204,11 +268,14 @@ def report_error(error: FlowctlError, as_json: bool) -> None:
     sys.stderr.write("\n".join(lines) + "\n")
 
 
-def report_warning(message: str, as_json: bool) -> None:
+def report_warning(message: str, as_json: bool, *, notice: bool = False) -> None:
     """A change that stands but was not finished (IncompleteWrite): one line on
-    stderr, or one JSON object `{"warning": {"code", "message"}}` with --json."""
+    stderr, or one JSON object `{"warning": {"code", "message"}}` with --json.
+    A `notice` (a write re-applied after its push lost a race) is reported the
+    same way as `flowctl: note: …` or `{"notice": {"code": "re-applied", …}}`."""
     if as_json:
-        body = {"warning": {"code": "incomplete-write", "message": message}}
+        body = ({"notice": {"code": "re-applied", "message": message}} if notice else
+                {"warning": {"code": "incomplete-write", "message": message}})
         sys.stderr.write(json.dumps(body, ensure_ascii=False).translate(_escapes(True)) + "\n")
     else:
-        sys.stderr.write(f"flowctl: warning: {one_line(message)}\n")
+        sys.stderr.write(f"flowctl: {'note' if notice else 'warning'}: {one_line(message)}\n")

@@ -51,10 +51,12 @@ def edit(settings: Settings, flow: FlowArgument, quiet: QuietOption = False) -> 
     try:
         # The rowVersion read before editing: a change made meanwhile is a conflict, never overwritten.
         if as_text:
-            new = flows.update(head["key"], source_text=text, row_version=head["rowVersion"])
+            new = settings.write(lambda f: f.update(head["key"], source_text=text, row_version=head["rowVersion"]),
+                                 flows)
         else:
             config = jsonio.parse_document(text, str(path))
-            new = flows.update(head["key"], config=config, row_version=head["rowVersion"])
+            new = settings.write(lambda f: f.update(head["key"], config=config, row_version=head["rowVersion"]),
+                                 flows)
     except FlowctlError as exc:
         raise type(exc)(_not_saved(settings, flows, head, path, exc), exc.problems) from None
     path.unlink(missing_ok=True)

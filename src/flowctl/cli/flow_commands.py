@@ -73,10 +73,11 @@ def create(
 
     Example: flowctl create loan-approval --kind policy --name "Loan approval" --source loan.aster
     """
-    head = settings.flows().create(
+    text, document = read_source(source, config), read_config(config)
+    head = settings.write(lambda flows: flows.create(
         key, name=name, description=description, status=status.value, auto_assembly=auto_assembly,
-        source_text=read_source(source, config), config=read_config(config), flow_id=flow_id, kind=kind.value,
-    )
+        source_text=text, config=document, flow_id=flow_id, kind=kind.value,
+    ))
     emit_result(settings, head, quiet=quiet, essential=head["key"],
                 message=f"Created {kinds.kind(head['kind']).noun} {head['key']} ({head['id']}), "
                         f"status {head['status']}, rowVersion 1")
@@ -115,12 +116,13 @@ def update(
     """
     flows = settings.flows()
     text = read_source(source, config)  # first: it refuses --config - beside --source - before stdin is read
-    head = flows.update(
+    document, changes = read_config(config), edits(set_edits, unset_edits)
+    head = settings.write(lambda flows: flows.update(
         flow, name=name, description=description, status=status.value if status else None,
-        auto_assembly=auto_assembly, config=read_config(config), edits=edits(set_edits, unset_edits),
+        auto_assembly=auto_assembly, config=document, edits=changes,
         row_version=row_version, kind=kind.value if kind else None,
         paused_reason=paused_reason.value if paused_reason else None, source_text=text,
-    )
+    ), flows)
     # Flows.update writes nothing when nothing would change, and says so in
     # `last_update_changed`; "Updated" would then claim a write that did not happen.
     if flows.last_update_changed:
@@ -179,7 +181,7 @@ def delete(
         answer = input(f"Delete flow {head['key']} and all {head['latestVersion']} versions? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             raise BadInput("not confirmed: nothing deleted")
-    head = flows.delete(flow, row_version=row_version)
+    head = settings.write(lambda flows: flows.delete(flow, row_version=row_version), flows)
     emit_result(settings, {"deleted": True, "id": head["id"], "key": head["key"]}, quiet=quiet,
                 essential=head["key"],
                 message=f"Deleted flow {head['key']} ({head['id']}) and its {head['latestVersion']} versions")

@@ -59,8 +59,9 @@ def publish(
 
     Example: flowctl publish credit-card-nba -m "new scorecard"
     """
-    release = settings.flows().publish(flow, notes=notes, row_version=row_version, dry_run=dry_run,
-                                       signing_key=signing_key(key))
+    signer = signing_key(key)
+    release = settings.write(lambda flows: flows.publish(flow, notes=notes, row_version=row_version,
+                                                         dry_run=dry_run, signing_key=signer), dry_run=dry_run)
     if dry_run:
         _report_dry_run(settings, release, quiet)
         return
@@ -131,10 +132,11 @@ def rollback(
     target = int(parse_version(version)) if version is not None else None
     expected = (int(parse_version(expected_current_version, label="--expected-current-version"))
                 if expected_current_version is not None else None)
-    release = settings.flows().rollback(
+    signer = signing_key(key)
+    release = settings.write(lambda flows: flows.rollback(
         flow, version=target, notes=notes, expected_current_version=expected,
-        row_version=row_version, dry_run=dry_run, signing_key=signing_key(key),
-    )
+        row_version=row_version, dry_run=dry_run, signing_key=signer,
+    ), dry_run=dry_run)
     head, current, previous = release.head, release.snapshot["version"], release.previous_version
     restored = current if release.swapped else release.snapshot["source"]["restoredVersion"]
     if dry_run:

@@ -1,0 +1,255 @@
+"""The git work tree a store lives in, driven through the `git` executable.
+
+flowctl never reimplements git: users already trust their git with its
+credentials, hooks and config, so every step here is one `git` command,
+bounded in time, with prompts off (a CI job must fail, not hang on a
+password prompt). Nothing here knows about flows; `gitsync` and `gitreplay`
+decide what to commit and when.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+from .errors import BadInput, Busy, Conflict, FlowctlError, StorageError
+
+if TYPE_CHECKING:
+    from .store import FileLock
+
+# Local steps take milliseconds; a push or fetch over a slow link may take long,
+# but never forever: a hung remote becomes exit 7 (busy, retry), not a stuck CI job.
+_LOCAL_TIMEOUT = 120.0
+_NETWORK_TIMEOUT = 300.0
+
+# The trailer that marks a commit as one flowctl operation, with what replaying it needs.
+TRAILER = "Flowctl-Operation"
+
+# What flowctl writes that is never history: lock files and unfinished temp files
+# (docs/contract.md §1.3). Excluded by pathspec too, for a store whose .gitignore lost them.
+_NOT_HISTORY = ("flows/**/*.lock", "flows/**/.*.tmp*")
+
+
+class PushOutcome(NamedTuple):
+    """How a push ended: `ok`, `race` (the remote moved: the compare-and-swap
+    lost), `refused` (a hook or protected branch said no) or `failed` (no answer)."""
+
+    status: str
+    message: str = ""
+
+
+# A push that lost the race on the ref, as opposed to one a server refused: git's own
+# words for "the remote branch is not where you started" (non-fast-forward, fetch
+# first, stale info) and a busy remote's lock failure ("cannot lock ref ... expected").
+_RACE_REASONS = re.compile(r"non-fast-forward|fetch first|stale info|cannot lock ref|failed to update ref|"
+                           r"incorrect old value|but expected|reference already exists")
+
+
+class Repo:
+    """The work tree holding a store, and the store's path inside it."""
+
+    def __init__(self, top: Path, git_dir: Path, store_path: str) -> None:
+        self.top = top
+        self.git_dir = git_dir
+        self.store_path = store_path  # the store root relative to `top`, "." when it is the top
+
+    @classmethod
+    def of_store(cls, store_root: Path) -> Repo | None:
+        """The work tree around `store_root`, or None when it is not in one."""
+        executable()
+        found = _git(store_root, "rev-parse", "--show-toplevel", "--absolute-git-dir", check=False)
+        if found.returncode != 0:
+            return None
+        top_text, git_dir_text = found.stdout.splitlines()[:2]
+        top = Path(top_text).resolve()
+        relative = os.path.relpath(store_root.resolve(), top)
+        return cls(top, Path(git_dir_text), relative.replace(os.sep, "/"))
+
+    # -- running git -------------------------------------------------------------
+
+    def run(self, *args: str, check: bool = True, stdin: str | None = None,
+            network: bool = False, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return _git(self.top, *args, check=check, stdin=stdin, network=network, env=env)
+
+    def pathspec(self) -> list[str]:
+        """`--` and the pathspecs naming the store's files, those flowctl writes:
+        `flows/` (not flowctl.toml or the allowed signers, which people edit),
+        minus what is never history."""
+        base = "" if self.store_path == "." else self.store_path + "/"
+        return ["--", f"{base}flows", *(f":(exclude,glob){base}{pattern}" for pattern in _NOT_HISTORY)]
+
+    def store_file(self, relative: str) -> str:
+        """A path inside the store as git names it from the top (`store/flows/...`)."""
+        return relative if self.store_path == "." else f"{self.store_path}/{relative}"
+
+    def in_store(self, path: str) -> bool:
+        """Whether `path` (from the top) is one of the store's files (`pathspec`)."""
+        return path.startswith(self.store_file("flows/"))
+
+    def lock(self, timeout: float) -> FileLock:
+        """The lock that serialises flowctl's git steps in this clone (inside .git,
+        so it is never committed)."""
+        from .store import FileLock
+
+        return FileLock(self.git_dir / "flowctl-git.lock", timeout, "this clone's git steps")
+
+    # -- reading -----------------------------------------------------------------
+
+    def head(self) -> str:
+        found = self.run("rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False)
+        if found.returncode != 0:
+            raise BadInput(f"the git repository at {self.top} has no commit yet",
+                           hint="commit the store once by hand (git add -A && git commit), then retry")
+        return found.stdout.strip()
+
+    def branch(self) -> str:
+        found = self.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+        if found.returncode != 0:
+            raise BadInput(f"the git work tree at {self.top} is on a detached HEAD: flowctl commits to a branch",
+                           hint="check out a branch (git switch BRANCH), then retry")
+        return found.stdout.strip()
+
+    def check_remote(self, remote: str) -> None:
+        if self.run("remote", "get-url", remote, check=False).returncode != 0:
+            raise BadInput(f"the git repository at {self.top} has no remote {remote!r}",
+                           hint="add it (git remote add NAME URL) or set [git] push to an existing remote")
+
+    def uncommitted(self) -> list[str]:
+        """The store's files (`pathspec`) that differ from HEAD, or that git does not track."""
+        found = self.run("status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames",
+                         *self.pathspec())
+        return [entry[3:] for entry in found.stdout.split("\0") if entry]
+
+    def commits(self, *revisions: str) -> list[str]:
+        """The commits `git rev-list` names for `revisions`, oldest first."""
+        return self.run("rev-list", "--reverse", *revisions).stdout.split()
+
+    def message(self, commit: str) -> str:
+        return self.run("log", "-1", "--format=%B", commit).stdout
+
+    def changed_paths(self, commit: str) -> list[str]:
+        """The paths `commit` changes against its first parent."""
+        found = self.run("diff-tree", "--no-commit-id", "--name-only", "-r", "-z", "--root", "-m",
+                         "--first-parent", commit)
+        return [path for path in found.stdout.split("\0") if path]
+
+    def file_at(self, commit: str, path: str) -> bytes | None:
+        """The bytes of `path` (from the top) in `commit`, or None when it has no such file."""
+        found = subprocess.run(["git", "cat-file", "blob", f"{commit}:{path}"], cwd=self.top,
+                               capture_output=True, timeout=_LOCAL_TIMEOUT, env=_environment())
+        return found.stdout if found.returncode == 0 else None
+
+    def is_ancestor(self, older: str, newer: str) -> bool:
+        return self.run("merge-base", "--is-ancestor", older, newer, check=False).returncode == 0
+
+    def resolve(self, ref: str) -> str:
+        found = self.run("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
+        if found.returncode != 0 or not ref or ref.startswith("-"):
+            raise BadInput(f"{ref!r} names no commit in the git repository at {self.top}",
+                           hint="give a branch or commit, such as origin/main (git fetch first)")
+        return found.stdout.strip()
+
+    # -- changing ----------------------------------------------------------------
+
+    def commit_store(self, message: str, author: str | None) -> str | None:
+        """Commit exactly the store's changed files (other staged paths stay staged,
+        uncommitted); None when the store has nothing to commit."""
+        self.run("add", "--all", *self.pathspec())
+        if self.run("diff", "--cached", "--quiet", *self.pathspec(), check=False).returncode == 0:
+            return None
+        args = ["commit", "--quiet", "--file=-", "--only"]
+        if author:
+            args.append(f"--author={author}")
+        done = self.run(*args, *self.pathspec(), stdin=message, check=False)
+        if done.returncode != 0:
+            self.discard_store_changes()
+            raise _commit_refused(done)
+        return self.head()
+
+    def discard_store_changes(self) -> None:
+        """Put the store's files back as HEAD has them: unstaged, unchanged, and
+        the untracked files just written removed (the store was clean when we began)."""
+        self.run("reset", "--quiet", *self.pathspec(), check=False)
+        self.run("checkout", "--quiet", "HEAD", *self.pathspec(), check=False)
+        self.run("clean", "--quiet", "-d", "--force", *self.pathspec(), check=False)
+
+    def move_to(self, commit: str) -> None:
+        """Move the branch (and the files it changes) to `commit`, keeping every
+        local change outside those files (`git reset --keep`); Conflict when a
+        file git would have to change has local changes."""
+        done = self.run("reset", "--quiet", "--keep", commit, check=False)
+        if done.returncode != 0:
+            raise Conflict(f"git could not move the branch to {commit[:12]}: {_last_line(done)}",
+                           hint="commit or stash your local changes, then retry")
+
+    def push(self, remote: str, branch: str) -> PushOutcome:
+        done = self.run("push", "--porcelain", remote, f"HEAD:refs/heads/{branch}", check=False, network=True)
+        if done.returncode == 0:
+            return PushOutcome("ok")
+        status = [line for line in done.stdout.splitlines() if line.startswith("!")]
+        server = "; ".join(line[len("remote: "):].strip() for line in done.stderr.splitlines()
+                           if line.startswith("remote: ") and line[len("remote: "):].strip())
+        if not status:
+            return PushOutcome("failed", _last_line(done))
+        reason = status[0].split("\t")[-1]
+        if _RACE_REASONS.search(reason):
+            return PushOutcome("race", reason)
+        return PushOutcome("refused", f"{reason}: {server}" if server else reason)
+
+    def fetch(self, remote: str, branch: str) -> str:
+        """The remote branch's tip, fetched (and recorded as remote/branch)."""
+        done = self.run("fetch", "--quiet", remote, f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}",
+                        check=False, network=True)
+        if done.returncode != 0:
+            raise Busy(f"git could not fetch {branch} from {remote}: {_last_line(done)}",
+                       hint="check the remote is reachable, then retry")
+        return self.resolve(f"refs/remotes/{remote}/{branch}")
+
+
+def executable() -> str:
+    """The git on PATH; BadInput naming how to get one."""
+    found = shutil.which("git")
+    if found is None:
+        raise BadInput("git is not installed (or not on PATH), and [git] in flowctl.toml needs it",
+                       hint="install git (apt-get install git, brew install git), or remove [git]")
+    return found
+
+
+def _environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    # Never prompt (a CI job must fail, not wait for a password), and speak git's
+    # untranslated words, which PushOutcome parses.
+    return {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "LANGUAGE": "C", **(extra or {})}
+
+
+def _git(cwd: Path, *args: str, check: bool = True, stdin: str | None = None, network: bool = False,
+         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    timeout = _NETWORK_TIMEOUT if network else _LOCAL_TIMEOUT
+    try:
+        done = subprocess.run(["git", *args], cwd=cwd, input=stdin, capture_output=True, text=True,
+                              encoding="utf-8", errors="replace", timeout=timeout, env=_environment(env))
+    except subprocess.TimeoutExpired:
+        raise Busy(f"`git {args[0]}` did not finish within {timeout:.0f} s", hint="retry later") from None
+    if check and done.returncode != 0:
+        raise StorageError(f"`git {' '.join(args[:2])}` failed in {cwd}: {_last_line(done)}",
+                           hint="check the repository with `git status`, then retry")
+    return done
+
+
+def _last_line(done: subprocess.CompletedProcess[str]) -> str:
+    lines = [line.strip() for line in (done.stderr or done.stdout).splitlines() if line.strip()]
+    return lines[-1] if lines else f"exit status {done.returncode}"
+
+
+def _commit_refused(done: subprocess.CompletedProcess[str]) -> FlowctlError:
+    from .errors import Forbidden
+
+    text = done.stderr + done.stdout
+    if "Please tell me who you are" in text or "empty ident" in text:
+        return BadInput("git does not know who is committing (no user.name/user.email)",
+                        hint='set them (git config user.name "Ada"; git config user.email ada@example.com) '
+                             "or give --author \"Name <email>\"")
+    return Forbidden(f"git refused the commit (a commit hook?): {_last_line(done)}; nothing was changed")

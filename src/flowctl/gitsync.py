@@ -1,0 +1,261 @@
+"""Every write as one git commit, pushed as a compare-and-swap (docs/contract.md §11).
+
+A push updates the remote branch only if it still points where this clone
+started: git's own compare-and-swap on the ref. When it loses (someone else
+pushed first), the clone fetches, moves its branch to the remote tip without
+its own commit, and runs the same operation again from the top on the new
+state (new version number, preconditions checked again), up to `retries`
+times. So writers on many machines behave as writers on one disk do: every
+operation lands once, on top of the latest state, or fails with the usual
+exit code and leaves the clone as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple, TypeVar
+
+from .errors import BadInput, Busy, Conflict, Forbidden, IntegrityError, Notice
+from .flows import Flows
+from .gitrepo import TRAILER, Repo
+from .store import CONFIG_FILE, Store
+
+T = TypeVar("T")
+
+DEFAULT_RETRIES = 10
+_MAX_RETRIES = 1000
+_BACKOFF_FIRST, _BACKOFF_CAP = 0.05, 2.0  # seconds: doubled per lost race, jittered, capped
+
+
+class Plan(NamedTuple):
+    """What to do in git after a write: commit (always, when there is a plan),
+    push to `remote` (None: commit only), `retries`, and the commit's author."""
+
+    remote: str | None
+    retries: int
+    author: str | None
+
+
+def plan(store: Store, *, commit: bool | None = None, push: str | bool | None = None,
+         author: str | None = None) -> Plan | None:
+    """The git steps a write takes: flags (`commit`, `push`: a remote, False for
+    --no-push) over `$FLOWCTL_GIT_PUSH` over the store's [git] table; None when
+    nothing asks for a commit (then flowctl never runs git)."""
+    table = _table(store)
+    if push is None and os.environ.get("FLOWCTL_GIT_PUSH") is not None:
+        push = os.environ["FLOWCTL_GIT_PUSH"] or False  # set but empty: do not push
+    remote = push if isinstance(push, str) else None if push is False else table.get("push") or None
+    if remote is not None:
+        _check_remote_name(remote, "--push" if isinstance(push, str) else "[git] push")
+    wants_commit = commit if commit is not None else bool(table.get("commit", False)) or remote is not None
+    if remote is not None and commit is False:
+        raise BadInput("--no-commit with a push: a push sends commits, so there would be nothing to push",
+                       hint="drop --no-commit, or add --no-push")
+    if not wants_commit:
+        return None
+    return Plan(remote, table.get("retries", DEFAULT_RETRIES), author)
+
+
+def _table(store: Store) -> Mapping[str, Any]:
+    """The store's [git] table, checked (IntegrityError, exit 8, when malformed: a
+    broken store setting, like a malformed [access] or [signing])."""
+    table = store.settings.get("git", {})
+    where = f"{store.root / CONFIG_FILE}: [git]"
+    if not isinstance(table, dict):
+        raise IntegrityError(f"{where} must be a table", hint="write [git] with commit, push and retries")
+    unknown = sorted(set(table) - {"commit", "push", "retries"})
+    if unknown:
+        raise IntegrityError(f"{where} has unknown setting {unknown[0]!r}: it has commit, push, retries")
+    if not isinstance(table.get("commit", False), bool):
+        raise IntegrityError(f"{where} commit must be true or false")
+    push = table.get("push", False)
+    if not (push is False or (isinstance(push, str) and push)):
+        raise IntegrityError(f'{where} push must be the name of a git remote (like "origin") or false')
+    retries = table.get("retries", DEFAULT_RETRIES)
+    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= _MAX_RETRIES:
+        raise IntegrityError(f"{where} retries must be a whole number from 0 to {_MAX_RETRIES}")
+    return table
+
+
+def _check_remote_name(remote: str, where: str) -> None:
+    # Passed to git as an argument: never let it read as an option.
+    if remote.startswith("-") or not remote.strip() or any(ch in remote for ch in "\0\n\r"):
+        raise BadInput(f"{where} {remote!r} is not the name of a git remote", hint="give a remote such as origin")
+
+
+def repository(store: Store) -> Repo:
+    """The git work tree around the store; BadInput (exit 2) when there is none."""
+    repo = Repo.of_store(store.root)
+    if repo is None:
+        raise BadInput(f"the store {store.root} is not inside a git work tree, but git commits were asked for "
+                       "([git] in flowctl.toml, --commit or --push)",
+                       hint="run `git init` around it, or pass --no-commit")
+    return repo
+
+
+def check_clean(repo: Repo) -> None:
+    """Conflict unless the store's files are as HEAD has them: a user's work in
+    progress is never committed, reset or pushed by surprise."""
+    dirty = repo.uncommitted()
+    if dirty:
+        more = f" and {len(dirty) - 1} more" if len(dirty) > 1 else ""
+        raise Conflict(f"the store has uncommitted changes ({dirty[0]}{more}): flowctl commits only its own "
+                       "changes, so it writes nothing", hint=f"commit or stash them first (git -C {repo.top} "
+                       f"status -- {repo.pathspec()[1]} lists them)")
+
+
+# -- the write transaction -----------------------------------------------------------
+
+
+def run(plan_: Plan, flows: Flows, operation: str, call: Callable[[Flows], T]) -> T:
+    """Run `call` (one write of `operation`) and commit what it changed; with a
+    remote, push it, re-running `call` on the remote's newer state when the push
+    loses the race. The clone ends as before the command unless the push lands."""
+    from . import gitreplay
+
+    repo = repository(flows.store)
+    with repo.lock(flows.lock_timeout):
+        check_clean(repo)
+        start = repo.head()
+        branch = repo.branch() if plan_.remote else ""
+        pending = gitreplay.pending(repo, plan_.remote, branch) if plan_.remote else []
+        result = call(flows)
+        first = describe(operation, result, flows)
+        committed = repo.commit_store(commit_message(first, flows), plan_.author or author_of(flows.actor))
+        if plan_.remote is None or (committed is None and not pending):
+            return result
+        for attempt in range(plan_.retries + 1):
+            outcome = repo.push(plan_.remote, branch)
+            if outcome.status == "ok":
+                if attempt:
+                    _note_reapplied(flows, first, describe(operation, result, flows), attempt, plan_.remote)
+                return result
+            if outcome.status != "race":
+                repo.move_to(start)
+                if outcome.status == "refused":
+                    raise Forbidden(f"{plan_.remote} refused the push of {branch}: {outcome.message}; "
+                                    "nothing was changed here or there")
+                raise Busy(f"could not push {branch} to {plan_.remote}: {outcome.message}; nothing was changed",
+                           hint="check the remote is reachable, then retry")
+            if attempt == plan_.retries:
+                break
+            time.sleep(random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_FIRST * 2 ** attempt)))
+            try:
+                repo.move_to(repo.fetch(plan_.remote, branch))
+                gitreplay.replay_all(repo, flows, pending)
+                result = call(flows)
+                if repo.commit_store(commit_message(describe(operation, result, flows), flows),
+                                     plan_.author or author_of(flows.actor)) is None and not pending:
+                    return result  # on the new state the operation changes nothing: nothing to push
+            except BaseException:
+                repo.discard_store_changes()
+                repo.move_to(start)
+                raise
+        repo.move_to(start)
+        raise Busy(f"{plan_.remote} moved on {plan_.retries + 1} times while {operation} was being pushed; "
+                   "nothing was changed", hint="retry (or raise [git] retries)")
+
+
+def _note_reapplied(flows: Flows, first: Description, final: Description, attempts: int, remote: str) -> None:
+    """Say that the operation landed on a newer state than the one it started from."""
+    tries = f"{attempts} rejected push{'es' if attempts > 1 else ''}"
+    meanwhile = ""
+    if first.version is not None and final.version is not None and final.version > first.version:
+        numbers = list(range(first.version, final.version))
+        entries = {entry["version"]: entry for entry in flows.versions(final.key)[1]}
+        by = sorted({str(entries[n]["publishedBy"]) for n in numbers if n in entries})
+        listed = " and ".join(f"v{n}" for n in numbers) if len(numbers) <= 3 else f"v{numbers[0]}–v{numbers[-1]}"
+        meanwhile = (f" ({listed} {'was' if len(numbers) == 1 else 'were'} published meanwhile"
+                     f"{' by ' + ', '.join(by) if by else ''})")
+    warnings.warn(Notice(f"{final.summary}{meanwhile}: re-applied on top of {remote} after {tries}"),
+                  stacklevel=2)
+
+
+# -- describing an operation --------------------------------------------------------
+
+
+class Description(NamedTuple):
+    """One operation as its commit tells it: what was done to which flow, in
+    words a reviewer reads, and the trailer `gitreplay` re-applies it from."""
+
+    action: str  # publish, rollback, create, update, delete, import
+    what: str  # `credit-card-nba v7 — "top 3 only"`
+    key: str
+    version: int | None
+    trailer: dict[str, Any]
+
+    @property
+    def summary(self) -> str:
+        """As a sentence: `published credit-card-nba v7 — "top 3 only"`."""
+        done = {"publish": "published", "rollback": "rolled back", "create": "created", "update": "updated",
+                "delete": "deleted", "import": "imported"}[self.action]
+        return f"{done} {self.what}"
+
+
+def describe(operation: str, result: Any, flows: Flows) -> Description:
+    """The operation `result` came from, for its commit message."""
+    from .releases import Release
+
+    op = "update" if operation == "edit" else operation
+    trailer: dict[str, Any] = {"op": op, "tenant": flows.tenant, "actor": flows.actor}
+    if isinstance(result, Release):
+        head, snapshot = result.head, result.snapshot
+        key, version = head["key"], snapshot["version"]
+        trailer.update(flow=key, version=version)
+        if op == "publish":
+            trailer["notes"] = snapshot["notes"]
+            what = f"{key} v{version}" + _quoted(snapshot["notes"])
+        elif result.swapped:
+            reason = _swap_reason(flows, key)
+            trailer.update(target=version, reason=reason)
+            what = f"{key}: v{version} active again (was v{result.previous_version})" + _quoted(reason)
+        else:
+            target = snapshot["source"].get("restoredVersion")
+            reason = re.sub(rf"\ARollback to v{target}(: )?", "", snapshot["notes"])
+            trailer.update(target=target, reason=reason)
+            what = f"{key} to v{target} as v{version}" + _quoted(reason)
+        return Description(op, what, key, version, trailer)
+    key = result["key"]
+    trailer["flow"] = key
+    what = {
+        "create": key,
+        "update": f"{key} (rowVersion {result['rowVersion']})",
+        "delete": f"{key} and its {result['latestVersion']} versions",
+        "import": f"{key} ({result['latestVersion']} versions)",
+    }[op]
+    return Description(op, what, key, None, trailer)
+
+
+def _swap_reason(flows: Flows, key: str) -> str:
+    """A policy rollback's reason: the notes of the audit line it just wrote."""
+    audit = flows.history(key)
+    return str(audit[-1].get("notes") or "") if audit else ""
+
+
+def _quoted(notes: str) -> str:
+    if not notes:
+        return ""
+    line = " ".join(notes.split())
+    return f' — "{line[:60]}…"' if len(line) > 60 else f' — "{line}"'
+
+
+def commit_message(description: Description, flows: Flows) -> str:
+    """`flowctl: publish credit-card-nba v7 — "top 3 only" (alice)` and the trailer."""
+    tenant = "" if flows.tenant == flows.store.default_tenant else f" [tenant {flows.tenant}]"
+    subject = f"flowctl: {description.action} {description.what}{tenant} ({' '.join(flows.actor.split())})"
+    return f"{subject}\n\n{TRAILER}: {json.dumps(description.trailer, ensure_ascii=False)}\n"
+
+
+_PERSON = re.compile(r"\A[^<>\n]+ <[^<>\s]+@[^<>\s]+>\Z")
+
+
+def author_of(actor: str) -> str | None:
+    """The actor as the commit's author when it reads as one (`Ada <ada@example.com>`);
+    else None, and git's own user.name/user.email author the commit."""
+    return actor if _PERSON.match(actor) else None

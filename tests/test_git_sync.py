@@ -1,0 +1,282 @@
+"""Writes as git commits and pushes (docs/contract.md §11), against a real bare
+remote and real clones: what each write commits, the compare-and-swap push
+and its re-apply, the refusals that leave a clone exactly as it was."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.gitremote import Clone, Remote, git_env, scored_config
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> Remote:
+    return Remote(tmp_path)
+
+
+def published(clone: Clone, key: str = "f", *, notes: str = "first", actor: str = "alice") -> None:
+    clone.ok("create", key, "--name", key.upper(), "--config", "-", stdin=scored_config(), env={"FLOWCTL_ACTOR": actor})
+    clone.ok("publish", key, "-m", notes, "--actor", actor)
+
+
+def test_a_write_commits_only_its_own_files_with_a_message_a_reviewer_reads(remote: Remote) -> None:
+    clone = remote.clone("a")
+    (clone.path / "notes.txt").write_text("mine, unstaged\n", encoding="utf-8")
+    (clone.path / "staged.txt").write_text("mine, staged\n", encoding="utf-8")
+    clone.git("add", "staged.txt")
+    published(clone, notes="top 3 only")
+    assert clone.subjects("-2") == ['flowctl: publish f v1 — "top 3 only" (alice)', "flowctl: create f (alice)"]
+    files = clone.git("show", "--name-only", "--format=", "HEAD").splitlines()
+    assert sorted(files) == ["flows/default/f/audit.jsonl", "flows/default/f/flow.json",
+                             "flows/default/f/versions.jsonl", "flows/default/f/versions/000001.json"]
+    trailer = clone.git("log", "-1", "--format=%(trailers:key=Flowctl-Operation,valueonly)")
+    assert json.loads(trailer) == {"op": "publish", "tenant": "default", "actor": "alice", "flow": "f",
+                                   "version": 1, "notes": "top 3 only"}
+    # The user's own files: still there, still uncommitted, the staged one still staged.
+    assert clone.git("status", "--porcelain").splitlines() == ["A  staged.txt", "?? notes.txt"]
+    assert remote.tip() == clone.git("rev-parse", "HEAD")
+
+
+def test_every_write_command_makes_one_commit(remote: Remote, tmp_path: Path) -> None:
+    clone = remote.clone("a")
+    editor = tmp_path / "editor.sh"
+    editor.write_text('#!/bin/sh\nsed -i "s/\\"topN\\": 5/\\"topN\\": 4/" "$1"\n', encoding="utf-8")
+    editor.chmod(0o755)
+    published(clone)
+    clone.ok("update", "f", "--description", "the one")
+    clone.ok("edit", "f", env={"EDITOR": str(editor)})
+    clone.ok("publish", "f")
+    clone.ok("rollback", "f", "--version", "1", "--notes", "v2 was wrong")
+    bundle = clone.ok("export", "f").stdout
+    clone.ok("import", "-", "--key", "g", "--id", "flow_000000000001", stdin=bundle)
+    clone.ok("delete", "g", "--yes")
+    assert [subject.split(" ")[1] for subject in clone.subjects()[:-1]] == [
+        "delete", "import", "rollback", "publish", "update", "update", "publish", "create"]
+    assert clone.subjects("-3")[2] == 'flowctl: rollback f to v1 as v3 — "v2 was wrong" (tester)'
+    assert clone.git("status", "--porcelain") == ""
+
+
+def test_the_actor_authors_the_commit_when_it_reads_as_a_person(remote: Remote) -> None:
+    clone = remote.clone("a")
+    clone.ok("create", "f", "--name", "F", "--actor", "Ada Lovelace <ada@example.com>")
+    clone.ok("update", "f", "--description", "d", "--actor", "ci-bot")
+    clone.ok("update", "f", "--description", "e", "--author", "Release Bot <bot@example.com>")
+    assert clone.git("log", "--format=%an <%ae>", "-3").splitlines() == [
+        "Release Bot <bot@example.com>", "Test Runner <runner@example.com>", "Ada Lovelace <ada@example.com>"]
+
+
+def test_no_git_table_no_commit_and_the_flags_override_the_table(tmp_path: Path) -> None:
+    remote = Remote(tmp_path, git_settings="commit = false\n")
+    clone = remote.clone("a")
+    before = clone.git("rev-parse", "HEAD")
+    clone.ok("create", "f", "--name", "F")
+    assert clone.git("rev-parse", "HEAD") == before  # commit = false: as without git
+    assert clone.flowctl("update", "f", "--description", "d", "--commit").returncode == 4  # not its files
+    clone.git("add", "-A")
+    clone.git("commit", "-q", "-m", "the create, by hand")
+    clone.ok("update", "f", "--description", "d", "--commit")
+    assert clone.subjects("-1") == ["flowctl: update f (rowVersion 2) (tester)"]
+    clone.ok("update", "f", "--description", "e", "--commit", "--no-push")
+    assert remote.tip() == before  # never pushed: no push was asked for
+    done = clone.flowctl("update", "f", "--description", "x", "--no-commit", "--push", "origin")
+    assert done.returncode == 2 and "--no-commit" in done.stderr
+
+
+def test_a_dry_run_commits_nothing(remote: Remote) -> None:
+    clone = remote.clone("a")
+    published(clone)
+    before = clone.state()
+    clone.ok("publish", "f", "--dry-run")
+    assert clone.state() == before
+
+
+def test_git_asked_for_outside_a_work_tree_is_exit_2(tmp_path: Path) -> None:
+    env = git_env(tmp_path)
+    store = Clone(tmp_path / "plain", env)
+    store.path.mkdir()
+    store.ok("init", ".")
+    done = store.flowctl("create", "f", "--name", "F", "--commit")
+    assert done.returncode == 2 and "not inside a git work tree" in done.stderr
+    (store.path / "flowctl.toml").write_text('format = 1\ndefault_tenant = "default"\n[git]\ncommit = true\n',
+                                             encoding="utf-8")
+    done = store.flowctl("create", "f", "--name", "F")
+    assert done.returncode == 2 and "not inside a git work tree" in done.stderr
+    assert not (store.path / "flows" / "default" / "f").exists()
+
+
+def test_a_missing_git_is_a_clear_error(remote: Remote) -> None:
+    clone = remote.clone("a")
+    done = clone.flowctl("create", "f", "--name", "F", env={"PATH": "/nonexistent"})
+    assert done.returncode == 2
+    assert "git is not installed" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("table, words", [
+    ("commit = 1\n", "commit must be true or false"),
+    ('push = ""\n', "push must be the name of a git remote"),
+    ("retries = -1\n", "retries must be a whole number"),
+    ("colour = true\n", "unknown setting 'colour'"),
+])
+def test_a_malformed_git_table_is_exit_8(tmp_path: Path, table: str, words: str) -> None:
+    remote = Remote(tmp_path, git_settings=table)
+    done = remote.clone("a").flowctl("create", "f", "--name", "F")
+    assert done.returncode == 8 and words in done.stderr
+
+
+def test_uncommitted_changes_in_the_store_refuse_the_write_and_survive(remote: Remote) -> None:
+    clone = remote.clone("a")
+    published(clone)
+    head_file = clone.path / "flows" / "default" / "f" / "flow.json"
+    edited = head_file.read_text(encoding="utf-8").replace('"name": "F"', '"name": "hand edit"')
+    head_file.write_text(edited, encoding="utf-8")
+    stray = clone.path / "flows" / "default" / "notes.md"
+    stray.write_text("my notes\n", encoding="utf-8")
+    before = clone.state()
+    done = clone.flowctl("publish", "f")
+    assert done.returncode == 4 and "uncommitted changes" in done.stderr and "commit or stash" in done.stderr
+    assert clone.state() == before
+    assert head_file.read_text(encoding="utf-8") == edited and stray.read_text(encoding="utf-8") == "my notes\n"
+
+
+def test_an_unpushed_commit_of_the_user_refuses_the_write(remote: Remote) -> None:
+    clone = remote.clone("a")
+    (clone.path / "README").write_text("mine\n", encoding="utf-8")
+    clone.git("add", "README")
+    clone.git("commit", "-q", "-m", "my own work")
+    before, tip = clone.state(), remote.tip()
+    done = clone.flowctl("create", "f", "--name", "F")
+    assert done.returncode == 4 and "my own work" in done.stderr and "flowctl did not make" in done.stderr
+    assert clone.state() == before and remote.tip() == tip
+
+
+def test_a_push_that_loses_the_race_is_re_applied_on_the_new_state(remote: Remote) -> None:
+    first, second = remote.clone("a"), remote.clone("b")
+    published(first, actor="ci-bot")
+    second.git("pull", "-q")
+    first.ok("publish", "f", "-m", "second", "--actor", "ci-bot")
+    first.ok("publish", "f", "-m", "third", "--actor", "ci-bot")
+    done = second.ok("publish", "f", "-m", "mine", "--actor", "alice")  # second still thinks v1 is the latest
+    assert done.stdout.startswith("Published f v4 ")
+    assert "flowctl: note: published f v4" in done.stderr
+    assert "(v2 and v3 were published meanwhile by ci-bot)" in done.stderr
+    assert remote.tip() == second.git("rev-parse", "HEAD")
+    assert [(entry["version"], entry["publishedBy"]) for entry in second.versions("f")] == [
+        (1, "ci-bot"), (2, "ci-bot"), (3, "ci-bot"), (4, "alice")]
+    assert second.git("status", "--porcelain") == ""
+    assert second.flowctl("verify").returncode == 0
+
+
+def test_the_re_apply_notice_is_one_json_line_with_json(remote: Remote) -> None:
+    first, second = remote.clone("a"), remote.clone("b")
+    published(first)
+    second.git("pull", "-q")
+    first.ok("publish", "f")
+    done = second.ok("publish", "f", "--json")
+    assert json.loads(done.stdout)["latestVersion"] == 3
+    notice = json.loads(done.stderr)["notice"]
+    assert notice["code"] == "re-applied" and "v2 was published meanwhile" in notice["message"]
+
+
+def test_an_explicit_precondition_that_no_longer_holds_is_exit_4_and_nothing_is_pushed(remote: Remote) -> None:
+    first, second = remote.clone("a"), remote.clone("b")
+    published(first)
+    second.git("pull", "-q")
+    row_version = second.head("f")["rowVersion"]
+    first.ok("update", "f", "--description", "changed over there")
+    before, tip = second.state(), remote.tip()
+    done = second.flowctl("publish", "f", "--row-version", str(row_version))  # true locally, not on the remote
+    assert done.returncode == 4 and "rowVersion" in done.stderr
+    assert second.state() == before and remote.tip() == tip
+
+
+def test_a_policy_already_active_after_the_remote_moved_is_exit_4(remote: Remote) -> None:
+    first, second = remote.clone("a"), remote.clone("b")
+    source = "Module Loan.Approval.\n\nRule isEligible given applicant: Applicant, produce Bool:\n  Return true.\n"
+    first.ok("create", "p", "--kind", "policy", "--name", "P", "--source", "-", stdin=source)
+    first.ok("publish", "p")
+    first.ok("update", "p", "--source", "-", stdin=source.replace("Return true", "Return false"))
+    first.ok("publish", "p")
+    second.git("pull", "-q")
+    first.ok("rollback", "p", "--version", "1")
+    tip = remote.tip()
+    done = second.flowctl("rollback", "p", "--version", "1")
+    assert done.returncode == 4 and "already the active version" in done.stderr
+    assert remote.tip() == tip and second.git("status", "--porcelain") == ""
+
+
+def test_a_server_hook_refusal_is_exit_6_and_the_clone_is_left_as_it_was(remote: Remote) -> None:
+    clone = remote.clone("a")
+    published(clone)
+    remote.hook("pre-receive", 'echo "main is protected: open a pull request" >&2\nexit 1\n')
+    before, tip = clone.state(), remote.tip()
+    done = clone.flowctl("publish", "f", "-m", "refused")
+    assert done.returncode == 6
+    assert "main is protected: open a pull request" in done.stderr and "Traceback" not in done.stderr
+    assert clone.state() == before and remote.tip() == tip
+    assert [entry["version"] for entry in clone.versions("f")] == [1]
+
+
+def test_a_push_losing_more_races_than_retries_is_exit_7_and_nothing_changes(tmp_path: Path) -> None:
+    remote = Remote(tmp_path, git_settings='commit = true\npush = "origin"\nretries = 0\n')
+    first, second = remote.clone("a"), remote.clone("b")
+    published(first)
+    second.git("pull", "-q")
+    first.ok("publish", "f")
+    before = second.state()
+    done = second.flowctl("publish", "f")
+    assert done.returncode == 7 and "retry" in done.stderr
+    assert second.state() == before
+
+
+def test_a_local_commit_hook_refusal_is_exit_6_and_the_store_is_put_back(remote: Remote) -> None:
+    clone = remote.clone("a")
+    published(clone)
+    hook = clone.path / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\necho 'no commits on Fridays' >&2\nexit 1\n", encoding="utf-8")
+    hook.chmod(0o755)
+    before = clone.state()
+    done = clone.flowctl("publish", "f")
+    assert done.returncode == 6 and "no commits on Fridays" in done.stderr
+    assert clone.state() == before
+
+
+def test_push_from_the_environment_and_no_push_flag(tmp_path: Path) -> None:
+    remote = Remote(tmp_path, git_settings="commit = true\n")
+    clone = remote.clone("a")
+    tip = remote.tip()
+    clone.ok("create", "f", "--name", "F")
+    assert remote.tip() == tip  # commit only
+    clone.git("push", "-q", "origin", "main")
+    clone.ok("update", "f", "--description", "d", env={"FLOWCTL_GIT_PUSH": "origin"})
+    assert remote.tip() == clone.git("rev-parse", "HEAD")
+    clone.ok("update", "f", "--description", "e", "--no-push", env={"FLOWCTL_GIT_PUSH": "origin"})
+    assert remote.tip() != clone.git("rev-parse", "HEAD")
+
+
+def test_sync_fast_forwards_and_verifies_what_arrived(remote: Remote) -> None:
+    first, second = remote.clone("a"), remote.clone("b")
+    published(first)
+    done = second.ok("sync")
+    assert "Fast-forwarded main" in done.stdout and "ok: every tenant verified" in done.stdout
+    assert second.versions("f")[0]["version"] == 1
+    assert "up to date" in second.ok("sync").stdout
+    # Damage arriving through git is reported, exit 8.
+    snapshot = first.path / "flows" / "default" / "f" / "versions" / "000001.json"
+    os.chmod(snapshot, 0o644)
+    snapshot.write_text(snapshot.read_text(encoding="utf-8").replace('"first"', '"rewritten"'), encoding="utf-8")
+    first.git("commit", "-q", "-am", "a bad hand edit")
+    first.git("push", "-q", "origin", "main")
+    done = second.flowctl("sync")
+    assert done.returncode == 8 and "000001.json" in done.stdout
+
+
+def test_sync_refuses_to_merge_a_diverged_branch(remote: Remote) -> None:
+    first, second = remote.clone("a"), remote.clone("b")
+    published(first)
+    second.ok("create", "g", "--name", "G", "--no-push")
+    done = second.flowctl("sync")
+    assert done.returncode == 4 and "diverged" in done.stderr and "flowctl rebase" in done.stderr
