@@ -49,11 +49,11 @@ class Clone:
 
     def ok(self, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
         done = self.flowctl(*args, **kwargs)
-        assert done.returncode == 0, f"flowctl {' '.join(args)} -> {done.returncode}: {done.stderr}"
+        assert done.returncode == 0, f"flowctl {' '.join(args)} -> {done.returncode}: {done.stderr}{done.stdout}"
         return done
 
     def head(self, key: str) -> dict[str, Any]:
-        return json.loads(self.ok("show", key, "--json").stdout)
+        return dict(json.loads(self.ok("show", key, "--json").stdout))
 
     def versions(self, key: str) -> list[dict[str, Any]]:
         return list(json.loads(self.ok("versions", key, "--json").stdout)["versions"])
@@ -94,6 +94,11 @@ class Remote:
         hook = self.bare / "hooks" / name
         hook.write_text("#!/bin/sh\n" + script, encoding="utf-8")
         hook.chmod(0o755)
+
+    def subjects(self) -> list[str]:
+        """The commit subjects of the remote's main, newest first."""
+        return subprocess.run(["git", "log", "--format=%s", "main"], cwd=self.bare, env=self.env,
+                              capture_output=True, text=True, check=True).stdout.splitlines()
 
     def tip(self) -> str:
         return subprocess.run(["git", "rev-parse", "main"], cwd=self.bare, env=self.env, capture_output=True,

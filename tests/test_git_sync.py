@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.gitremote import Clone, Remote, git_env, scored_config
+from gitremote import Clone, Remote, git_env, scored_config
 
 
 @pytest.fixture
@@ -280,3 +280,22 @@ def test_sync_refuses_to_merge_a_diverged_branch(remote: Remote) -> None:
     second.ok("create", "g", "--name", "G", "--no-push")
     done = second.flowctl("sync")
     assert done.returncode == 4 and "diverged" in done.stderr and "flowctl rebase" in done.stderr
+
+
+def test_a_flow_deleted_on_another_clone_leaves_nothing_in_the_way_of_creating_it_again(remote: Remote) -> None:
+    first, second, third = remote.clone("a"), remote.clone("b"), remote.clone("c")
+    published(first, "g")
+    for clone in (second, third):
+        clone.ok("sync")
+        clone.ok("update", "g", "--description", f"touched in {clone.path.name}")  # leaves g's lock file
+    first.ok("sync")
+    first.ok("delete", "g", "--yes")
+    # `flowctl sync` clears what git leaves of a deleted flow: the lock file it never tracked.
+    third.ok("sync")
+    assert not (third.path / "flows" / "default" / "g").exists()
+    # A plain `git pull` leaves it; the directory is no flow, and a create of the key takes its place.
+    second.git("pull", "-q")
+    assert (second.path / "flows" / "default" / "g" / "flow.lock").exists()
+    assert json.loads(second.ok("list", "--json").stdout)["pagination"]["total"] == 0
+    second.ok("create", "g", "--name", "G again")
+    assert remote.clone("d").head("g")["name"] == "G again"

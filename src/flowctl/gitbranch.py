@@ -45,10 +45,7 @@ def sync(flows: Flows) -> Pulled:
                            hint=f"re-apply this branch's operations on top with `flowctl rebase --onto "
                                 f"{remote}/{remote_branch}`, or merge with git")
         count = len(repo.commits(f"{before}..{tip}"))
-        done = repo.run("merge", "--quiet", "--ff-only", tip, check=False)
-        if done.returncode != 0:
-            raise Conflict(f"git could not fast-forward {branch}: {done.stderr.strip().splitlines()[-1:]}",
-                           hint="commit or stash your local changes, then retry")
+        gitsync.move(repo, tip)  # a fast-forward: `reset --keep` to a descendant
         return Pulled(branch, remote, before, tip, count)
 
 
@@ -100,6 +97,7 @@ def rebase(flows: Flows, onto: str | None, signing_key: Path | None = None) -> R
         steps = [(commit, operation_of(repo, commit)) for commit in repo.commits(f"{base}..{start}")]
         _check_steps(repo, steps)
         repo.run("checkout", "--quiet", "--detach", target)
+        gitsync.clear_remnants(repo, start, target)
         operations: list[tuple[Operation, Any]] = []
         picked: list[str] = []
         try:
@@ -120,7 +118,9 @@ def rebase(flows: Flows, onto: str | None, signing_key: Path | None = None) -> R
         except BaseException:
             repo.run("cherry-pick", "--abort", check=False)
             repo.discard_store_changes()
+            reached = repo.head()
             repo.run("checkout", "--quiet", branch, check=False)
+            gitsync.clear_remnants(repo, reached, start)
             raise
         return Rebased(branch, onto_ref, start, after, operations, picked)
 

@@ -137,6 +137,12 @@ class Repo:
                          "--first-parent", commit)
         return [path for path in found.stdout.split("\0") if path]
 
+    def deleted_heads(self, before: str, after: str) -> list[str]:
+        """The store's flow.json files (from the top) that `after` no longer has but `before` had."""
+        found = self.run("diff", "--name-only", "-z", "--no-renames", "--diff-filter=D", before, after,
+                         *self.pathspec())
+        return [path for path in found.stdout.split("\0") if path.endswith("/flow.json")]
+
     def file_at(self, commit: str, path: str) -> bytes | None:
         """The bytes of `path` (from the top) in `commit`, or None when it has no such file."""
         found = subprocess.run(["git", "cat-file", "blob", f"{commit}:{path}"], cwd=self.top,

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple, TypeVar
 from .errors import BadInput, Busy, Conflict, Forbidden, IntegrityError, Notice
 from .flows import Flows
 from .gitrepo import TRAILER, Repo
-from .store import CONFIG_FILE, Store
+from .store import CONFIG_FILE, FlowFiles, Store
 
 T = TypeVar("T")
 
@@ -110,6 +110,24 @@ def check_clean(repo: Repo) -> None:
                        f"status -- {repo.pathspec()[1]} lists them)")
 
 
+def move(repo: Repo, commit: str) -> None:
+    """Move the branch to `commit` (`Repo.move_to`), and clear what git leaves
+    of the flows that took away (`clear_remnants`)."""
+    before = repo.head()
+    repo.move_to(commit)
+    clear_remnants(repo, before, commit)
+
+
+def clear_remnants(repo: Repo, before: str, after: str) -> None:
+    """Remove what git leaves of each flow going from `before` to `after`
+    deleted: the lock file and empty versions/ it never tracked, which would
+    stand in the way of a later create of that key (`journal.clear_remnant`)."""
+    from . import journal
+
+    for path in repo.deleted_heads(before, after):
+        journal.clear_remnant(FlowFiles(repo.top / path.removesuffix("/flow.json")))
+
+
 # -- the write transaction -----------------------------------------------------------
 
 
@@ -137,7 +155,7 @@ def run(plan_: Plan, flows: Flows, operation: str, call: Callable[[Flows], T]) -
                     _note_reapplied(flows, first, describe(operation, result, flows), attempt, plan_.remote)
                 return result
             if outcome.status != "race":
-                repo.move_to(start)
+                move(repo, start)
                 if outcome.status == "refused":
                     raise Forbidden(f"{plan_.remote} refused the push of {branch}: {outcome.message}; "
                                     "nothing was changed here or there")
@@ -147,7 +165,7 @@ def run(plan_: Plan, flows: Flows, operation: str, call: Callable[[Flows], T]) -
                 break
             time.sleep(random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_FIRST * 2 ** attempt)))
             try:
-                repo.move_to(repo.fetch(plan_.remote, branch))
+                move(repo, repo.fetch(plan_.remote, branch))
                 gitreplay.replay_all(repo, flows, pending)
                 result = call(flows)
                 if repo.commit_store(commit_message(describe(operation, result, flows), flows),
@@ -155,9 +173,9 @@ def run(plan_: Plan, flows: Flows, operation: str, call: Callable[[Flows], T]) -
                     return result  # on the new state the operation changes nothing: nothing to push
             except BaseException:
                 repo.discard_store_changes()
-                repo.move_to(start)
+                move(repo, start)
                 raise
-        repo.move_to(start)
+        move(repo, start)
         raise Busy(f"{plan_.remote} moved on {plan_.retries + 1} times while {operation} was being pushed; "
                    "nothing was changed", hint="retry (or raise [git] retries)")
 

@@ -290,6 +290,9 @@ def commit_release(files: FlowFiles, audit: dict[str, Any], snapshot: Snapshot, 
     """Write a new version (publish, rollback): audit intent, index line, the
     snapshot and head staged, then the snapshot's link (commit), then the head."""
     target = files.snapshot(snapshot["version"])
+    if not files.versions.is_dir():  # an empty versions/ that git, which keeps no empty directory, dropped
+        files.versions.mkdir(exist_ok=True)
+        fsync_dir(files.dir)
     with _Transaction(files) as tx:
         tx.append(files.audit, jsonio.compact_line(audit))
         tx.append(files.version_index, jsonio.compact_line(records.version_entry(snapshot)))
@@ -316,6 +319,25 @@ def create_flow(files: FlowFiles, head: Head, audit: dict[str, Any]) -> None:
     import_flow(files, head, [], [audit])
 
 
+def clear_remnant(files: FlowFiles) -> None:
+    """Remove what git leaves of a flow it deleted (a pull of a `delete`, a reset):
+    a directory without flow.json holding only flowctl's untracked leftovers, its
+    lock file and an empty versions/. Anything else there stays, and the create fails."""
+    try:
+        entries = set(os.listdir(files.dir))
+    except FileNotFoundError:
+        return
+    if not entries <= {files.lock.name, files.versions.name}:
+        return
+    if files.versions.name in entries and (files.versions.is_symlink() or os.listdir(files.versions)):
+        return
+    if files.versions.name in entries:
+        files.versions.rmdir()
+    if files.lock.name in entries:
+        files.lock.unlink()
+    files.dir.rmdir()
+
+
 def import_flow(files: FlowFiles, head: Head, snapshots: list[Snapshot], audit: list[dict[str, Any]]) -> None:
     """Create a flow with its whole history (`import`; `create` has none yet):
     built in a temp directory beside, then renamed into place (commit)."""
@@ -335,6 +357,7 @@ def import_flow(files: FlowFiles, head: Head, snapshots: list[Snapshot], audit: 
         append_line(staged.audit, b"".join(jsonio.compact_line(entry) for entry in audit))
         fsync_dir(staged.versions)
         fsync_dir(staging)
+        clear_remnant(files)
         os.rename(staging, files.dir)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
