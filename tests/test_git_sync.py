@@ -299,3 +299,14 @@ def test_a_flow_deleted_on_another_clone_leaves_nothing_in_the_way_of_creating_i
     assert json.loads(second.ok("list", "--json").stdout)["pagination"]["total"] == 0
     second.ok("create", "g", "--name", "G again")
     assert remote.clone("d").head("g")["name"] == "G again"
+
+
+def test_reads_never_touch_the_remote(remote: Remote) -> None:
+    clone = remote.clone("a")
+    published(clone)
+    clone.git("remote", "set-url", "origin", str(remote.root / "gone.git"))  # unreachable from now on
+    for read in (["show", "f"], ["versions", "f"], ["list"], ["history", "f"], ["diff", "f"], ["verify"]):
+        assert clone.flowctl(*read).returncode == 0, read
+    done = clone.flowctl("publish", "f")
+    assert done.returncode == 7 and "could not push" in done.stderr
+    assert clone.git("status", "--porcelain") == "" and [e["version"] for e in clone.versions("f")] == [1]
