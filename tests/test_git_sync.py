@@ -310,3 +310,23 @@ def test_reads_never_touch_the_remote(remote: Remote) -> None:
     done = clone.flowctl("publish", "f")
     assert done.returncode == 7 and "could not push" in done.stderr
     assert clone.git("status", "--porcelain") == "" and [e["version"] for e in clone.versions("f")] == [1]
+
+
+def test_notes_of_any_shape_give_a_one_line_subject_and_an_exact_trailer(remote: Remote) -> None:
+    clone = remote.clone("a")
+    published(clone)
+    notes = "line one\nline two\x1b[31m\u2028 and \"quotes\" " + "long " * 20
+    clone.ok("publish", "f", "-m", notes)
+    subject = clone.subjects("-1")[0]
+    assert subject.startswith('flowctl: publish f v2 — "line one line two [31m and "quotes" long long')
+    assert subject.endswith('…" (tester)') and "\x1b" not in subject and len(subject) < 120
+    trailer = clone.git("log", "-1", "--format=%(trailers:key=Flowctl-Operation,valueonly)")
+    assert json.loads(trailer)["notes"] == notes
+
+
+def test_an_author_that_is_not_name_and_email_is_exit_2(remote: Remote) -> None:
+    clone = remote.clone("a")
+    before = clone.state()
+    done = clone.flowctl("create", "f", "--name", "F", "--author", "just a name")
+    assert done.returncode == 2 and "Name <email>" in done.stderr
+    assert clone.state() == before

@@ -59,6 +59,8 @@ def plan(store: Store, *, commit: bool | None = None, push: str | bool | None = 
                        hint="drop --no-commit, or add --no-push")
     if not wants_commit:
         return None
+    if author is not None and not _PERSON.match(author):
+        raise BadInput(f"--author {author!r} is not a commit author", hint='give it as "Name <email>"')
     return Plan(remote, table.get("retries", DEFAULT_RETRIES), author)
 
 
@@ -256,18 +258,24 @@ def _swap_reason(flows: Flows, key: str) -> str:
     return str(audit[-1].get("notes") or "") if audit else ""
 
 
+def _one_line(text: str) -> str:
+    """`text` for a commit subject: control and line-breaking characters as spaces, runs of space as one."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+
+
 def _quoted(notes: str) -> str:
-    if not notes:
+    line = _one_line(notes)
+    if not line:
         return ""
-    line = " ".join(notes.split())
     return f' — "{line[:60]}…"' if len(line) > 60 else f' — "{line}"'
 
 
 def commit_message(description: Description, flows: Flows) -> str:
     """`flowctl: publish credit-card-nba v7 — "top 3 only" (alice)` and the trailer."""
     tenant = "" if flows.tenant == flows.store.default_tenant else f" [tenant {flows.tenant}]"
-    subject = f"flowctl: {description.action} {description.what}{tenant} ({' '.join(flows.actor.split())})"
-    return f"{subject}\n\n{TRAILER}: {json.dumps(description.trailer, ensure_ascii=False)}\n"
+    subject = f"flowctl: {description.action} {description.what}{tenant} ({_one_line(flows.actor)})"
+    # ASCII JSON: no character of the notes can break the trailer's one line.
+    return f"{subject}\n\n{TRAILER}: {json.dumps(description.trailer)}\n"
 
 
 _PERSON = re.compile(r"\A[^<>\n]+ <[^<>\s]+@[^<>\s]+>\Z")
