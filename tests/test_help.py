@@ -6,6 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flowctl.cli.app import COMMAND_MODULES, app
+from flowctl.cli.common import WRITE_COMMANDS
 
 
 def help_text(*args: str) -> str:
@@ -36,3 +37,12 @@ def test_command_help_has_description_and_example(name: str) -> None:
 def test_top_level_help_has_an_example() -> None:
     """`flowctl --help` itself teaches by example (the credit-card-nba rollback), not only by a command list."""
     assert 'Example: flowctl rollback credit-card-nba --version 3 --notes "v4 mis-scored"' in help_text()
+
+
+@pytest.mark.parametrize("name", [*WRITE_COMMANDS, "sync"])
+def test_help_keeps_table_names_in_brackets(name: str) -> None:
+    """Rich markup would eat `[git]` as a style tag; the git options' help shows it as written."""
+    text = " ".join(help_text(name).split())
+    assert "[git] push" in text
+    if name in WRITE_COMMANDS:
+        assert "[git] commit" in text

@@ -64,17 +64,17 @@ NoColorOption = Annotated[
 CommitOption = Annotated[
     bool | None,
     typer.Option("--commit/--no-commit", show_default=False, rich_help_panel=GIT_PANEL,
-                 help="Commit this write's files in the store's git work tree (default: [git] commit)."),
+                 help="Commit this write's files in the store's git work tree (default: \\[git] commit)."),
 ]
 PushOption = Annotated[
     str | None,
     typer.Option("--push", metavar="REMOTE", show_default=False, rich_help_panel=GIT_PANEL,
                  help="Commit, then push the branch to REMOTE, re-applying the write if the remote moved "
-                      "(default: $FLOWCTL_GIT_PUSH, else [git] push)."),
+                      "(default: $FLOWCTL_GIT_PUSH, else \\[git] push)."),
 ]
 NoPushOption = Annotated[
     bool,
-    typer.Option("--no-push", rich_help_panel=GIT_PANEL, help="Do not push, whatever [git] push says."),
+    typer.Option("--no-push", rich_help_panel=GIT_PANEL, help="Do not push, whatever \\[git] push says."),
 ]
 AuthorOption = Annotated[
     str | None,

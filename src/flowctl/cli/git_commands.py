@@ -13,7 +13,7 @@ from .options import SigningKeyOption, signing_key
 def sync(settings: Settings) -> None:
     """Pull the branch's remote (fast-forward only), then verify every tenant.
 
-    With [git] push it pulls from that remote; else from the branch's
+    With \\[git] push it pulls from that remote; else from the branch's
     upstream. Exit 4 when the branch and the remote have diverged (see
     `flowctl rebase`), 8 when what arrived does not verify.
 
