@@ -138,3 +138,17 @@ def test_a_commit_left_unpushed_is_pushed_by_the_next_write_when_the_remote_did_
     check = remote.clone("check")
     assert check.head("f")["description"] == "d"
     assert check.subjects()[:2] == ["flowctl: update f (rowVersion 2) (tester)", "flowctl: create f (tester)"]
+
+
+def test_a_commit_that_reached_the_remote_unannounced_is_not_applied_twice(tmp_path: Path) -> None:
+    remote = Remote(tmp_path, _RETRIES)
+    remote.seed.ok("create", "f", "--name", "F", "--config", "-", stdin=scored_config())
+    clone, other = remote.clone("a"), remote.clone("b")
+    clone.ok("publish", "f", "-m", "landed unheard", "--no-push")
+    # Pushed by URL, so origin/main here never learns of it: a push whose answer was lost.
+    clone.git("push", "-q", str(remote.bare), "HEAD:main")
+    other.git("pull", "-q")
+    other.ok("publish", "f", "-m", "after it")
+    clone.ok("publish", "f", "-m", "mine")
+    check = remote.clone("check")
+    assert [entry["notes"] for entry in check.versions("f")] == ["landed unheard", "after it", "mine"]

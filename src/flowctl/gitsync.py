@@ -167,7 +167,10 @@ def run(plan_: Plan, flows: Flows, operation: str, call: Callable[[Flows], T]) -
                 break
             time.sleep(random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_FIRST * 2 ** attempt)))
             try:
-                move(repo, repo.fetch(plan_.remote, branch))
+                tip = repo.fetch(plan_.remote, branch)
+                # A commit an earlier run pushed without hearing back is there already: not again.
+                pending = [left for left in pending if not repo.is_ancestor(left.commit, tip)]
+                move(repo, tip)
                 gitreplay.replay_all(repo, flows, pending)
                 result = call(flows)
                 if repo.commit_store(commit_message(describe(operation, result, flows), flows),
