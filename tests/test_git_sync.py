@@ -307,9 +307,35 @@ def test_reads_never_touch_the_remote(remote: Remote) -> None:
     clone.git("remote", "set-url", "origin", str(remote.root / "gone.git"))  # unreachable from now on
     for read in (["show", "f"], ["versions", "f"], ["list"], ["history", "f"], ["diff", "f"], ["verify"]):
         assert clone.flowctl(*read).returncode == 0, read
-    done = clone.flowctl("publish", "f")
-    assert done.returncode == 7 and "could not push" in done.stderr
-    assert clone.git("status", "--porcelain") == "" and [e["version"] for e in clone.versions("f")] == [1]
+
+
+def test_an_unreachable_remote_keeps_the_commit_for_the_next_write_which_lands_it_once(remote: Remote) -> None:
+    clone = remote.clone("a")
+    published(clone)
+    clone.git("remote", "set-url", "origin", str(remote.root / "gone.git"))
+    done = clone.flowctl("publish", "f", "-m", "while offline")
+    # Nobody can say whether it arrived: flowctl keeps its commit instead of guessing.
+    assert done.returncode == 7 and "stays in this clone, unpushed" in done.stderr
+    assert "do not repeat this command" in done.stderr and clone.git("status", "--porcelain") == ""
+    clone.git("remote", "set-url", "origin", str(remote.bare))
+    clone.ok("publish", "f", "-m", "back online")
+    assert [entry["notes"] for entry in remote.clone("check").versions("f")] == [
+        "first", "while offline", "back online"]
+
+
+def test_a_push_whose_answer_is_lost_but_that_landed_succeeds(remote: Remote, tmp_path: Path) -> None:
+    clone = remote.clone("a")
+    published(clone)
+    # The server dies right after updating the branch: the push landed, its answer never arrives.
+    trigger = tmp_path / "drop-now"
+    remote.hook("reference-transaction", f'[ "$1" = committed ] && [ -e {trigger} ] && '
+                                         f'{{ rm -f {trigger}; kill -9 $PPID; }}\nexit 0\n')
+    trigger.touch()
+    done = clone.flowctl("publish", "f", "-m", "answer lost")
+    assert done.returncode == 0, done.stderr
+    assert not trigger.exists()  # the connection really dropped
+    assert [entry["notes"] for entry in remote.clone("check").versions("f")] == ["first", "answer lost"]
+    assert remote.tip() == clone.git("rev-parse", "HEAD")
 
 
 def test_notes_of_any_shape_give_a_one_line_subject_and_an_exact_trailer(remote: Remote) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -193,7 +194,10 @@ class Repo:
                            hint="commit or stash your local changes, then retry")
 
     def push(self, remote: str, branch: str) -> PushOutcome:
-        done = self.run("push", "--porcelain", remote, f"HEAD:refs/heads/{branch}", check=False, network=True)
+        try:
+            done = self.run("push", "--porcelain", remote, f"HEAD:refs/heads/{branch}", check=False, network=True)
+        except Busy as exc:  # timed out: whether the remote took it is unknown, as for a dropped connection
+            return PushOutcome("failed", exc.message)
         if done.returncode == 0:
             return PushOutcome("ok")
         status = [line for line in done.stdout.splitlines() if line.startswith("!")]
@@ -234,11 +238,17 @@ def _environment(extra: dict[str, str] | None = None) -> dict[str, str]:
 def _git(cwd: Path, *args: str, check: bool = True, stdin: str | None = None, network: bool = False,
          env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     timeout = _NETWORK_TIMEOUT if network else _LOCAL_TIMEOUT
-    try:
-        done = subprocess.run(["git", *args], cwd=cwd, input=stdin, capture_output=True, text=True,
-                              encoding="utf-8", errors="replace", timeout=timeout, env=_environment(env))
-    except subprocess.TimeoutExpired:
-        raise Busy(f"`git {args[0]}` did not finish within {timeout:.0f} s", hint="retry later") from None
+    # Its own process group, so a timeout stops git's helpers too (ssh, credential helpers), not git alone.
+    with subprocess.Popen(["git", *args], cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace",
+                          env=_environment(env), start_new_session=True) as process:
+        try:
+            stdout, stderr = process.communicate(stdin, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise Busy(f"`git {args[0]}` did not finish within {timeout:.0f} s") from None
+    done = subprocess.CompletedProcess(["git", *args], process.returncode, stdout, stderr)
     if check and done.returncode != 0:
         raise StorageError(f"`git {' '.join(args[:2])}` failed in {cwd}: {_last_line(done)}",
                            hint="check the repository with `git status`, then retry")

@@ -156,13 +156,13 @@ def run(plan_: Plan, flows: Flows, operation: str, call: Callable[[Flows], T]) -
                 if attempt:
                     _note_reapplied(flows, first, describe(operation, result, flows), attempt, plan_.remote)
                 return result
-            if outcome.status != "race":
+            if outcome.status == "refused":
                 move(repo, start)
-                if outcome.status == "refused":
-                    raise Forbidden(f"{plan_.remote} refused the push of {branch}: {outcome.message}; "
-                                    "nothing was changed here or there")
-                raise Busy(f"could not push {branch} to {plan_.remote}: {outcome.message}; nothing was changed",
-                           hint="check the remote is reachable, then retry")
+                raise Forbidden(f"{plan_.remote} refused the push of {branch}: {outcome.message}; "
+                                "nothing was changed here or there")
+            if outcome.status == "failed":
+                _check_landed(repo, plan_.remote, branch, start, outcome.message)
+                return result
             if attempt == plan_.retries:
                 break
             time.sleep(random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_FIRST * 2 ** attempt)))
@@ -183,6 +183,27 @@ def run(plan_: Plan, flows: Flows, operation: str, call: Callable[[Flows], T]) -
         move(repo, start)
         raise Busy(f"{plan_.remote} moved on {plan_.retries + 1} times while {operation} was being pushed; "
                    "nothing was changed", hint="retry (or raise [git] retries)")
+
+
+def _check_landed(repo: Repo, remote: str, branch: str, start: str, why: str) -> None:
+    """After a push that got no answer (a dropped connection, a timeout), ask the
+    remote with a fetch whether it took the push after all: then all is well.
+    Not taken: the clone is put back, Busy. No answer to the fetch either: the
+    commit is kept, unpushed (the next write pushes or re-applies it, once), Busy."""
+    head = repo.head()
+    try:
+        tip = repo.fetch(remote, branch)
+    except Busy:
+        raise Busy(f"could not push {branch} to {remote} ({why}), nor ask it whether the push arrived: the "
+                   f"commit {head[:12]} stays in this clone, unpushed, and the next write pushes it (or re-applies "
+                   "it, once); do not repeat this command",
+                   hint=f"check the remote is reachable, then run `flowctl sync` or `git push {remote} {branch}`") \
+            from None
+    if repo.is_ancestor(head, tip):
+        return
+    move(repo, start)
+    raise Busy(f"could not push {branch} to {remote}: {why}; nothing was changed",
+               hint="check the remote is reachable, then retry")
 
 
 def _note_reapplied(flows: Flows, first: Description, final: Description, attempts: int, remote: str) -> None:
