@@ -180,6 +180,77 @@ def build_version_stores(exe: str, work: Path, sizes: list[int]) -> dict[str, An
     }
 
 
+def grow_history(root: Path, key: str, target: int, reached: Any = None) -> int:
+    """Extend flow `key` of store `root` to `target` versions with the store's own
+    record builders (records.new_snapshot, head_after_release, release_audit,
+    version_entry, jsonio's encoders): the bytes `publish` writes, streamed
+    straight to the files without a lock or process per version, so 100,000
+    versions take seconds. Returns how many versions it wrote; `reached(n)`
+    is called after version n is complete (head included)."""
+    from flowctl import jsonio, kinds, reading, records
+    from flowctl.store import Store, write_atomic
+
+    files = Store.open(root).flow_files("default", key)
+    head = reading.current_head(files)
+    rules = kinds.rules(head["kind"])
+    written = 0
+    with open(files.version_index, "ab") as index, open(files.audit, "ab") as audit:
+        for version in range(head["latestVersion"] + 1, target + 1):
+            config = version_config(version)
+            snapshot = records.new_snapshot(head, version=version, at=records.now(), actor="bench",
+                                            notes=f"release {version}", source={"action": "publish"},
+                                            summary=rules.summary(config), config=config)
+            new = records.head_after_release(head, snapshot)
+            audit.write(jsonio.compact_line(reading.release_audit(snapshot, new["rowVersion"])))
+            index.write(jsonio.compact_line(records.version_entry(snapshot)))
+            with open(files.snapshot(version), "xb") as fh:
+                fh.write(jsonio.encode(snapshot))
+            head = new
+            written += 1
+            if reached is not None and version == target:
+                break
+    write_atomic(files.head, jsonio.encode(head))
+    return written
+
+
+def build_tenant_store(exe: str, work: Path, name: str, count: int) -> dict[str, Any]:
+    """A tenant of `count` flows brought in the way git brings them: three template
+    flows made by the CLI (a draft, one published and active, one paused), then
+    each flow directory written as plain files, copies of a template with its
+    key and id rewritten (configSha256 covers only the config, so every checksum
+    still holds). No flowctl command sees them arrive, and none has cached
+    anything: the first read command finds them as a `git pull` leaves them."""
+    started = time.perf_counter()
+    root = work / name
+    cli = init_store(exe, root)
+    templates = [("tpl-draft", []), ("tpl-active", ["publish"]), ("tpl-paused", ["update", "--status", "paused"])]
+    config = write_json(work / "tenant.json", version_config(1))
+    tenant = root / "flows" / "default"
+    blobs = []
+    for key, then in templates:
+        cli("create", key, "--name", f"Template {key}", "--config", config)
+        if then:
+            cli(then[0], key, *then[1:])
+        source = tenant / key
+        head = json.loads((source / "flow.json").read_text(encoding="utf-8"))
+        files = {str(path.relative_to(source)): path.read_bytes()
+                 for path in sorted(source.rglob("*")) if path.is_file() and path.suffix != ".lock"}
+        blobs.append((head["key"], head["id"], files))
+        shutil.rmtree(source)
+    for i in range(count):
+        key, flow_id = f"flow-{i:05d}", f"flow_{i:012x}"
+        tpl_key, tpl_id, files = blobs[i % len(blobs)]
+        target = tenant / key
+        (target / "versions").mkdir(parents=True)
+        for rel, data in files.items():
+            if rel.endswith(".json"):  # the head and the snapshots name the flow
+                data = data.replace(f'"key": "{tpl_key}"'.encode(), f'"key": "{key}"'.encode()) \
+                           .replace(f'"{tpl_id}"'.encode(), f'"{flow_id}"'.encode()) \
+                           .replace(f'"name": "Template {tpl_key}"'.encode(), f'"name": "Flow {key}"'.encode())
+            (target / rel).write_bytes(data)
+    return {"store": str(root), "flows": count, "seconds": round(time.perf_counter() - started, 3)}
+
+
 def build_diff_store(exe: str, work: Path, nodes: int) -> dict[str, Any]:
     started = time.perf_counter()
     root = work / "diff"

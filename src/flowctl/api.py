@@ -26,7 +26,7 @@ from typing import Any, cast
 
 from . import jsonio, kinds, reading
 from .errors import BadInput
-from .flows import Flows, default_actor, version_number, versions_lines
+from .flows import Flows, default_actor, mark_lines, version_number, versions_lines
 from .names import check_tenant
 from .paging import Page
 from .records import Head, Snapshot, VersionEntry
@@ -253,16 +253,7 @@ class Flow:
         """The same summaries as compact JSON, one `bytes` line each (no newline),
         oldest first, taken from the version index as stored when it is sound:
         10,000 versions build no dicts (`versions --json` splices them)."""
-        lines = versions_lines(self._files, self._head)
-        if self._signed:  # an unsigned entry says so: every signed line ends with its signature object
-            lines = [line if line.endswith(b"}}") and b',"signature":{' in line else line[:-1] + b',"signature":null}'
-                     for line in lines]
-        if self._marks_active():
-            active = self._head["activeVersion"]
-            # Line i is version i+1 (the index is contiguous, else it was rebuilt).
-            lines = [line[:-1] + (b',"active":true}' if number == active else b',"active":false}')
-                     for number, line in enumerate(lines, start=1)]
-        return lines
+        return mark_lines(versions_lines(self._files, self._head), self._head, self._signed)
 
     def _marks_active(self) -> bool:
         return kinds.kind(self._head["kind"]).rollback == "swap"

@@ -78,6 +78,21 @@ def versions_lines(files: FlowFiles, head: Head) -> list[bytes]:
     return lines
 
 
+def mark_lines(lines: list[bytes], head: Head, signed: bool, first: int = 1) -> list[bytes]:
+    """Index lines (versions `first`, `first`+1, …) as `versions --json` items:
+    with `signed`, an unsigned entry says `"signature": null`; a policy's each
+    carry `active` (the policy versions endpoint's field). What the read API's
+    Flow.versions_lines does for the whole list."""
+    if signed:  # every signed line ends with its signature object
+        lines = [line if line.endswith(b"}}") and b',"signature":{' in line else line[:-1] + b',"signature":null}'
+                 for line in lines]
+    if kinds.kind(head["kind"]).rollback == "swap":
+        active = head["activeVersion"]
+        lines = [line[:-1] + (b',"active":true}' if number == active else b',"active":false}')
+                 for number, line in enumerate(lines, start=first)]
+    return lines
+
+
 class Flows:
     """The flows of one tenant of a store, as seen by one actor."""
 
@@ -122,17 +137,6 @@ class Flows:
     def _files(self, key: str) -> FlowFiles:
         return self.store.flow_files(self.tenant, key)
 
-    def _heads(self) -> list[tuple[FlowFiles, Head]]:
-        """Every flow of the tenant with its current head."""
-        found = []
-        for key in self.store.flow_keys(self.tenant):
-            files = self._files(key)
-            try:
-                found.append((files, reading.current_head(files)))
-            except NotFound:
-                continue  # a directory that is not (or no longer) a flow
-        return found
-
     def resolve(self, flow: str) -> FlowFiles:
         """The files of FLOW, given as a key or an id (the key is tried first)."""
         if not names.is_name(flow):
@@ -140,9 +144,11 @@ class Flows:
         files = self._files(flow)
         if files.head.exists():
             return files
-        for candidate, head in self._heads():
-            if head["id"] == flow:
-                return candidate
+        from . import head_cache
+
+        for key, entry in sorted(head_cache.scan(self.store, self.tenant).entries.items()):
+            if entry.id == flow:
+                return self._files(key)
         raise NotFound(f"no flow {flow!r} in tenant {self.tenant!r}",
                        hint="see `flowctl list` (or pass --tenant)")
 
@@ -194,6 +200,17 @@ class Flows:
         files, head = self._read(flow)
         return head, versions_lines(files, head)
 
+    def newest_versions_lines(self, flow: str, limit: int) -> tuple[Head, list[bytes]]:
+        """The head and the entries of the newest `limit` versions, oldest first,
+        as compact JSON lines marked as `versions --json` prints them: read from
+        the end of the index (`versions --limit N`, like `helm history --max`)."""
+        if limit < 1:
+            raise BadInput(f"--limit must be at least 1 (got {limit})")
+        files, head = self._read(flow)
+        lines = reading.read_index_tail(files, head, limit)
+        return head, mark_lines(lines, head, "signing" in self.store.settings,
+                                first=head["latestVersion"] - len(lines) + 1)
+
     def history(self, flow: str) -> list[dict[str, Any]]:
         """The audit entries of the flow, oldest first."""
         return reading.read_audit(*self._read(flow))
@@ -202,13 +219,30 @@ class Flows:
              kind: str | None = None) -> Page:
         """Flows (of `status`, of `kind`) ordered by status, then updatedAt newest
         first, then key, paginated by an opaque keyset cursor."""
+        from . import head_cache
+
         if status is not None:
             _check_status(status)
         if kind is not None:
             kinds.kind(kind)
-        heads = [head for _, head in self._heads()
-                 if (status is None or head["status"] == status) and (kind is None or head["kind"] == kind)]
-        return paging.page(heads, limit, cursor)
+        paging.check_limit(limit)
+        paging.check_cursor(cursor)
+        # Sorted and paged from the cache (a stat per flow, a parse per changed head);
+        # then only the page's heads are read, as every reader reads them.
+        entries = head_cache.scan(self.store, self.tenant).entries
+        rank = {name: number for number, name in enumerate(records.STATUSES)}
+        positions = [(rank[entry.status], -entry.stamp, key) for key, entry in entries.items()
+                     if (status is None or entry.status == status) and (kind is None or entry.kind == kind)]
+        keys, total, next_cursor = paging.page_keys(positions, limit, cursor)
+        return paging.Page(flows=[head for head in map(self._head_if_any, keys) if head is not None],
+                           total=total, limit=limit, next_cursor=next_cursor)
+
+    def _head_if_any(self, key: str) -> Head | None:
+        """The current head of flow `key`, None if it was deleted since the scan."""
+        try:
+            return reading.current_head(self._files(key))
+        except NotFound:
+            return None
 
     # -- writing ---------------------------------------------------------------
 
@@ -247,7 +281,12 @@ class Flows:
             rules.validate(config)
         files = self._files(key)
         with self.store.tenant_lock(self.tenant, self.lock_timeout):
-            taken = {value for _, head in self._heads() for value in (head["key"], head["id"])}
+            from . import head_cache
+
+            # Keys and ids from the cache, confirmed by a stat per flow, not a parse per head;
+            # not written back: a write changes nothing but the flow it creates.
+            entries = head_cache.scan(self.store, self.tenant, write=False).entries
+            taken = {*entries, *(entry.id for entry in entries.values())}
             flow_id = flow_id or _new_id(self.tenant, key, taken)
             for label, value in (("key", key), ("id", flow_id)):
                 if value in taken:

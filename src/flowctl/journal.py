@@ -298,6 +298,11 @@ def commit_release(files: FlowFiles, audit: dict[str, Any], snapshot: Snapshot, 
         tx.append(files.version_index, jsonio.compact_line(records.version_entry(snapshot)))
         staged_snapshot = tx.stage(target, jsonio.encode(snapshot))
         staged_head = tx.stage(files.head, jsonio.encode(head))
+        # Touch flow.json's times (not its bytes) just before the commit point: the
+        # head cache (head_cache.py) stats only flow.json, and a release cut off
+        # after the link is shown completed by readers (§7.4), so the cache must
+        # re-read this head; within its racy window it re-reads it anyway.
+        os.utime(files.head)
         tx.commit(lambda: link_snapshot(staged_snapshot, target))
     finished = _after_commit(
         files, f"v{snapshot['version']} of flow {head['key']!r}",
@@ -319,22 +324,27 @@ def create_flow(files: FlowFiles, head: Head, audit: dict[str, Any]) -> None:
     import_flow(files, head, [], [audit])
 
 
-def clear_remnant(files: FlowFiles) -> None:
-    """Remove what git leaves of a flow it deleted (a pull of a `delete`, a reset):
-    a directory without flow.json holding only flowctl's untracked leftovers, its
-    lock file and an empty versions/. Anything else there stays, and the create fails."""
+def is_remnant(files: FlowFiles) -> bool:
+    """Whether the flow's directory is what git leaves of a flow it deleted (a
+    pull of a `delete`, a reset): no flow.json, only flowctl's untracked
+    leftovers, its lock file and an empty versions/."""
     try:
         entries = set(os.listdir(files.dir))
-    except FileNotFoundError:
+    except OSError:
+        return False
+    if files.head.name in entries or not entries <= {files.lock.name, files.versions.name}:
+        return False
+    return files.versions.name not in entries or (not files.versions.is_symlink() and not os.listdir(files.versions))
+
+
+def clear_remnant(files: FlowFiles) -> None:
+    """Remove the directory if `is_remnant`; anything else there stays (and a
+    create of the key then fails)."""
+    if not is_remnant(files):
         return
-    if not entries <= {files.lock.name, files.versions.name}:
-        return
-    if files.versions.name in entries and (files.versions.is_symlink() or os.listdir(files.versions)):
-        return
-    if files.versions.name in entries:
+    if files.versions.is_dir():
         files.versions.rmdir()
-    if files.lock.name in entries:
-        files.lock.unlink()
+    files.lock.unlink(missing_ok=True)
     files.dir.rmdir()
 
 

@@ -180,10 +180,10 @@ def _three_witnesses(verifier: Verifier, state: FlowState, version: int, entry: 
     line = state.released.get(version)
     audit_agrees = line is not None and line == release_audit(snapshot, line["rowVersion"])  # type: ignore[arg-type]
     index_agrees = entry is None or entry == records.version_entry(snapshot)
-    snapshot_path = files.snapshot(version)
-    where = f"line {state.audit_lines.get(version)}, the {line['action']} of v{version}," if line else ""
     if index_agrees and (audit_agrees or line is None):
         return
+    snapshot_path = files.snapshot(version)
+    where = f"line {state.audit_lines.get(version)}, the {line['action']} of v{version}," if line else ""
     signed = records.version_entry(snapshot).get("signature")
     if entry is not None and entry.get("signature") != signed:
         # The audit log does not tell of signatures: rebuilding the index from the snapshot

@@ -28,8 +28,7 @@ class Page(NamedTuple):
 
 def page(heads: list[Head], limit: int, cursor: str | None) -> Page:
     """The page of `heads` (already filtered) after `cursor`, at most `limit` long."""
-    if limit < 1:
-        raise BadInput(f"a page holds at least 1 flow (limit {limit})", hint="give --limit N with N >= 1")
+    check_limit(limit)
     after = _decode_cursor(cursor) if cursor else None
     ordered = sorted(heads, key=_list_order)
     remaining = [head for head in ordered if after is None or _list_order(head) > after]
@@ -43,20 +42,58 @@ def page(heads: list[Head], limit: int, cursor: str | None) -> Page:
     )
 
 
-def _list_order(head: Head) -> tuple[int, int, str]:
+Position = tuple[int, int, str]  # status rank, -updatedAt, key: list's sort key
+
+
+def stamp(updated_at: str) -> int:
+    """updatedAt as a number (its digits), newest largest."""
+    return int(re.sub(r"\D", "", updated_at) or 0)
+
+
+def position(status: str, updated_at: int, key: str) -> Position:
+    """Where a flow stands in `list`: status rank, updatedAt newest first, key."""
+    return (records.STATUSES.index(status), -updated_at, key)
+
+
+def _list_order(head: Head) -> Position:
     """Sort key of `list`: status rank, updatedAt newest first, key."""
-    stamp = int(re.sub(r"\D", "", head["updatedAt"]) or 0)
-    return (records.STATUSES.index(head["status"]), -stamp, head["key"])
+    return position(head["status"], stamp(head["updatedAt"]), head["key"])
 
 
-def _encode_cursor(position: tuple[int, int, str]) -> str:
+def page_keys(positions: list[Position], limit: int, cursor: str | None) -> tuple[list[str], int, str | None]:
+    """(the keys of the page after `cursor`, at most `limit`; the total; the next
+    cursor): the same page as `page`, picked by a heap, O(flows log page), not a sort."""
+    import heapq
+
+    check_limit(limit)
+    after = _decode_cursor(cursor) if cursor else None
+    remaining = positions if after is None else [p for p in positions if p > after]
+    shown = heapq.nsmallest(limit + 1, remaining)
+    more = len(shown) > limit
+    shown = shown[:limit]
+    return ([p[2] for p in shown], len(positions),
+            _encode_cursor(shown[-1]) if more and shown else None)
+
+
+def check_limit(limit: int) -> None:
+    if limit < 1:
+        raise BadInput(f"a page holds at least 1 flow (limit {limit})", hint="give --limit N with N >= 1")
+
+
+def check_cursor(cursor: str | None) -> None:
+    """BadInput for a cursor `list` did not make, before any flow is read."""
+    if cursor:
+        _decode_cursor(cursor)
+
+
+def _encode_cursor(where: Position) -> str:
     import base64
 
-    raw = json.dumps(list(position), separators=(",", ":")).encode()
+    raw = json.dumps(list(where), separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[int, int, str]:
+def _decode_cursor(cursor: str) -> Position:
     import base64
     import binascii
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from . import journal, reading
 from .errors import FlowctlError, IntegrityError
 from .store import FlowFiles, Store
-from .verify import REBUILD_INDEX, REMOVE, SETTLE, Finding, Verifier
+from .verify import REBUILD_CACHE, REBUILD_INDEX, REMOVE, SETTLE, Finding, Verifier
 
 
 def repair(store: Store, tenant: str, only: str | None, lock_timeout: float) -> None:
@@ -29,7 +29,10 @@ def repair(store: Store, tenant: str, only: str | None, lock_timeout: float) -> 
         except IntegrityError:
             continue  # a flow leading out of the store: verify names it, a person decides
         if not files.head.exists():
-            continue  # not a flow: verify names it
+            if journal.is_remnant(files):
+                with store.tenant_lock(tenant, lock_timeout):  # like every entry of the tenant directory
+                    journal.clear_remnant(files)
+            continue  # else not a flow: verify names it, a person decides
         with store.flow_lock(files, lock_timeout):
             _repair_flow(verifier, key, files)
     if only is None and store.tenant_dir(tenant).is_dir():
@@ -39,6 +42,10 @@ def repair(store: Store, tenant: str, only: str | None, lock_timeout: float) -> 
             for finding in _findings(verifier, verifier.check_tenant_entries):
                 if finding.fix == REMOVE:
                     shutil.rmtree(store.root / finding.path)
+                elif finding.fix == REBUILD_CACHE:
+                    from . import head_cache
+
+                    head_cache.rebuild(store, tenant)
 
 
 def _findings(verifier: Verifier, check: Callable[[], None]) -> list[Finding]:

@@ -403,6 +403,15 @@ class Store(NamedTuple):
             return []
         return sorted(entry for entry in entries if names.is_name(entry))
 
+    def head_cache(self, tenant: str) -> Path:
+        """The tenant's local head cache (head_cache.py), `.cache/heads.lock`. In a
+        directory of its own, so rewriting it never changes the tenant directory's
+        mtime (which tells the cache that flows were added or removed); named
+        `*.lock` so the `/flows/**/*.lock` line of every store's .gitignore, old
+        ones included, keeps it out of git: like a lock file it is this
+        machine's, not history."""
+        return self.tenant_dir(tenant) / ".cache" / "heads.lock"
+
     def tenant_lock(self, tenant: str, timeout: float) -> FileLock:
         """The lock that serialises creating flows in a tenant (key/id uniqueness)."""
         directory = self.tenant_dir(tenant)

@@ -13,12 +13,13 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from . import jsonio, kinds, log_checks, names, reading, records
+from . import journal, log_checks, names, reading, records, snapshot_checks
 from .errors import BadInput, FlowctlError, IntegrityError, NotFound
+from .snapshot_checks import record_problems as record_problems  # bundle.py imports it from here
 from .store import STAGING_DIR, TEMP_FILE, FlowFiles, Store, read_bytes
 
 _SNAPSHOT_NAME = re.compile(r"(\d{6,})\.json\Z")
@@ -27,6 +28,8 @@ _SNAPSHOT_NAME = re.compile(r"(\d{6,})\.json\Z")
 SETTLE = "settle"  # finish or drop what a cut-off write left (journal.settle)
 REBUILD_INDEX = "rebuild-index"  # the derived index, from snapshots the audit log confirms
 REMOVE = "remove"  # a temp file or staging directory flowctl made, by its exact name
+CLEAR_REMNANT = "clear-remnant"  # a deleted flow's directory holding only its lock file (journal.is_remnant)
+REBUILD_CACHE = "rebuild-cache"  # the local head cache, from every head (head_cache.py)
 
 
 class Finding(NamedTuple):
@@ -38,42 +41,6 @@ class Finding(NamedTuple):
 
     def as_json(self) -> dict[str, str]:
         return {"flow": self.flow, "path": self.path, "problem": self.problem}
-
-
-def _pydantic_shape(shape: type, only: Collection[str]) -> Any:
-    """The fields `only` of a TypedDict of records.py, in the form pydantic
-    accepts on Python 3.11.
-
-    records.py keeps stdlib TypedDicts so the read paths never import
-    typing_extensions; verify converts them here.
-    """
-    from typing import get_type_hints
-
-    from typing_extensions import TypedDict
-
-    hints = {name: hint for name, hint in get_type_hints(shape).items() if name in only}
-    return TypedDict(shape.__name__, hints)  # type: ignore[operator]
-
-
-def record_problems(record: Any, shape: type, label: str, fields: Collection[str] | None = None) -> list[str]:
-    """Type and field-order problems of a stored record (pydantic checks the
-    types); `fields`: the fields it must have in order, when they depend on
-    the record's kind (records.head_fields, records.snapshot_fields)."""
-    from pydantic import TypeAdapter, ValidationError
-
-    if not isinstance(record, dict):
-        return [f"{label} is not a JSON object"]
-    problems = []
-    expected = list(fields or shape.__annotations__)
-    if list(record) != expected:
-        problems.append(f"{label} fields are not exactly {', '.join(expected)} in that order")
-    try:
-        TypeAdapter(_pydantic_shape(shape, expected)).validate_python(record, strict=True)
-    except ValidationError as exc:
-        for error in exc.errors()[:5]:
-            where = ".".join(str(part) for part in error["loc"])
-            problems.append(f"{label} field {where}: {error['msg']}")
-    return problems
 
 
 def run(store: Store, tenant: str, only: str | None = None, *, repair: bool = False, lock_timeout: float = 10.0,
@@ -180,6 +147,11 @@ class Verifier:
                                         "a person must decide: remove it if it is not yours")
             elif not entry.startswith(".") and not names.is_name(entry):
                 self.add(entry, path, "not a valid flow key: rename or remove it")
+        from . import head_cache
+
+        for problem in head_cache.problems(self.store, self.tenant):
+            self.add("", self.store.head_cache(self.tenant), f"head cache {problem}: `flowctl verify --repair` "
+                                                               "rebuilds it (it is local and derived)", REBUILD_CACHE)
 
     def _tenant_lock(self) -> Any:
         if not self.store.tenant_dir(self.tenant).is_dir():
@@ -251,9 +223,7 @@ class Verifier:
         if files.dir.is_symlink() or not files.dir.is_dir():
             self.add(key, files.dir, "not a directory: remove it, or restore the flow from git")
             return False
-        for path in sorted(files.dir.rglob("*")):
-            if not path.is_symlink():
-                continue
+        for path in sorted(snapshot_checks.symlinks(files.dir)):
             try:
                 outside = not path.resolve().is_relative_to(self.store.root)
             except (OSError, RuntimeError):  # Python 3.11 raises RuntimeError on a loop
@@ -268,6 +238,10 @@ class Verifier:
         if raw is None:
             return None
         if not raw:
+            if journal.is_remnant(files):
+                self.add(key, files.dir, "what git left of a deleted flow (its untracked lock file): "
+                                         "`flowctl verify --repair` removes it", CLEAR_REMNANT)
+                return None
             self.restore(key, files.head, "flow.json is missing: this directory is not a flow "
                                            "(remove it if it is not yours)")
             return None
@@ -305,7 +279,7 @@ class Verifier:
         numbers = set()
         for name in listing:
             match = _SNAPSHOT_NAME.match(name)
-            if match and name == files.snapshot(int(match.group(1))).name:
+            if match and name == f"{int(match.group(1)):06d}.json":  # FlowFiles.snapshot's name
                 numbers.add(int(match.group(1)))
             elif not TEMP_FILE.match(name):
                 self.add(key, files.versions / name, "unexpected file in versions/: move it out of the store")
@@ -319,9 +293,10 @@ class Verifier:
                 self.restore(key, files.snapshot(first + 1), f"{which} missing (gap in 1..{latest})")
         for extra in sorted(number for number in numbers if not 1 <= number <= latest):
             self._check_extra_snapshot(state, extra)
-        for number in present:
+        facts = (str(files.versions), state.head.get("id"), state.head.get("key"), state.head.get("kind"))
+        for number, outcome in snapshot_checks.examine_all(facts, present):
             self.progress(1)
-            self._check_snapshot(state, number)
+            self._apply_snapshot(state, number, outcome)
 
     def _check_extra_snapshot(self, state: FlowState, number: int) -> None:
         files, key, latest = state.files, state.key, state.latest
@@ -346,36 +321,18 @@ class Verifier:
             self.add(key, path, f"half-finished publish of v{number} (head not updated): "
                                  "`flowctl verify --repair` completes it", SETTLE)
 
-    def _check_snapshot(self, state: FlowState, number: int) -> None:
-        path = state.files.snapshot(number)
-        try:
-            snapshot = json.loads(read_bytes(path))
-        except FlowctlError as exc:  # a symlink
-            self.add(state.key, path, exc.message)
-            state.snapshots_sound = False
-            return
-        except (ValueError, OSError, RecursionError):
-            self.restore(state.key, path, "unreadable: not valid JSON (a git merge conflict?)")
-            state.snapshots_sound = False
-            return
-        problems = record_problems(snapshot, records.Snapshot, path.name,
-                                   records.snapshot_fields(snapshot) if isinstance(snapshot, dict) else None)
-        problems += [problem for problem in [records.snapshot_problem(snapshot)] if problem and not problems]
-        if not problems:
-            if jsonio.config_sha256(snapshot["configSnapshot"]) != snapshot["configSha256"]:
-                problems.append("config does not match configSha256: the file was altered")
-            if snapshot["version"] != number:
-                problems.append(f"says version {snapshot['version']} but is named {path.name}")
-            head = state.head
-            if (snapshot["flowId"], snapshot["key"]) != (head.get("id"), head.get("key")):
-                problems.append("flowId/key differ from flow.json")
-        kind_differs = not problems and kinds.of(snapshot) != state.head.get("kind")  # no kind: a decision flow
-        if kind_differs:  # the snapshot or flow.json: which one was edited is for a person to say
-            self.decide(state.key, path, f"kind {kinds.of(snapshot)!r} differs from flow.json's "
-                                         f"{state.head.get('kind')!r}", state.files.head)
-        for problem in problems:
-            self.restore(state.key, path, problem)
-        if problems or kind_differs:
+    def _apply_snapshot(self, state: FlowState, number: int, outcome: snapshot_checks.Outcome) -> None:
+        """Record what `_examine_snapshot` found of version `number`."""
+        snapshot, findings = outcome
+        for how, problem in findings:
+            path = state.files.snapshot(number)
+            if how == "decide":
+                self.decide(state.key, path, problem, state.files.head)
+            elif how == "restore":
+                self.restore(state.key, path, problem)
+            else:
+                self.add(state.key, path, problem)
+        if snapshot is None:
             state.snapshots_sound = False
         else:
             state.snapshots[number] = snapshot

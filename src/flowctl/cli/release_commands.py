@@ -77,12 +77,18 @@ def versions(
     version: Annotated[str | None, typer.Option("--version", metavar="N", show_default=False,
                                                 autocompletion=version_completer("active", "latest"),
                                                 help="Show this version's full snapshot instead.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, metavar="N", show_default=False,
+                                              help="Only the newest N versions (still oldest first).")] = None,
 ) -> None:
     """List the flow's published versions, oldest first, the active one marked.
 
-    Example: flowctl versions credit-card-nba
+    Example: flowctl versions credit-card-nba --limit 20
     """
     store = settings.open_store()
+    if version is None and limit is not None:
+        head, lines = settings.flows().newest_versions_lines(flow, limit)
+        _print_versions(settings, head, lines)
+        return
     if version is not None:
         which = parse_version(version, words=("active", "latest"))
         print_record(settings, store.get(flow).snapshot(which), None, kind="snapshot")
@@ -100,6 +106,21 @@ def versions(
         from .. import render
 
         render.versions(found.head, entries, no_color=settings.no_color)
+
+
+def _print_versions(settings: Settings, head: Any, lines: list[bytes]) -> None:
+    """`versions` output from its entries as compact JSON lines."""
+    if settings.json and not sys.stdout.isatty():
+        sys.stdout.buffer.write(b'{"flowId": ' + json.dumps(head["id"]).encode() + b', "versions": ['
+                                + b", ".join(lines) + b"]}\n")
+        return
+    entries = [json.loads(line) for line in lines]
+    if settings.json:
+        emit_json({"flowId": head["id"], "versions": entries})
+    else:
+        from .. import render
+
+        render.versions(head, entries, no_color=settings.no_color)
 
 
 @command(commands, "rollback")

@@ -1,0 +1,302 @@
+"""The head cache (src/flowctl/head_cache.py) never shows a stale or missing flow.
+
+Flows change behind flowctl's back (git pull, checkout, a copied directory), so
+every test here changes files with plain file operations between two real CLI
+reads and checks that `list`, `create` and lookups by id see the change. The
+racy window is set to 0 where a test needs the cache to be trusted (files in a
+test are always younger than the real 3 s window); the racy tests keep it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flowctl import head_cache
+from flowctl.store import Store
+
+from conftest import Run, flow_dir
+
+CACHE = Path("flows") / "default" / ".cache" / "heads.lock"
+
+
+@pytest.fixture
+def trusted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No racy window: an entry is trusted as soon as its stat is unchanged."""
+    monkeypatch.setattr(head_cache, "RACY_NS", 0)
+
+
+def make_flows(run: Run, count: int) -> None:
+    for i in range(count):
+        assert run("create", f"f{i}", "--name", f"F{i}", "--id", f"id-{i}").exit_code == 0
+
+
+def keys(run: Run, *args: str) -> list[str]:
+    return [head["key"] for head in run.json("list", "--limit", "1000", *args)["data"]]
+
+
+def age_cache(store: Path) -> None:
+    """Make the cache file's mtime later than every file it describes (as it is
+    on a real machine a few ticks after the scan), so its entries are trusted."""
+    path = store / CACHE
+    later = path.stat().st_mtime_ns + 10**10
+    os.utime(path, ns=(later, later))
+
+
+def scan(store: Path) -> head_cache.Scan:
+    return head_cache.scan(Store.open(store), "default")
+
+
+def rewrite_head(store: Path, flow: str, **fields: Any) -> None:
+    """Rewrite flow.json in place, as an editor or `cp` does (same inode)."""
+    path = flow_dir(store, flow) / "flow.json"
+    head = json.loads(path.read_text(encoding="utf-8"))
+    head.update(fields)
+    with open(path, "r+b") as fh:
+        data = (json.dumps(head, indent=2, ensure_ascii=False) + "\n").encode()
+        fh.write(data)
+        fh.truncate(len(data))
+
+
+@pytest.mark.usefixtures("trusted")
+class TestBehindFlowctlsBack:
+    def test_warm_cache_is_used(self, run: Run, store: Path) -> None:
+        """A second scan with nothing changed reads no head at all."""
+        make_flows(run, 3)
+        assert keys(run) == ["f0", "f1", "f2"]
+        age_cache(store)
+        assert scan(store).parsed == 0
+
+    def test_flow_copied_in(self, run: Run, store: Path) -> None:
+        """A flow directory copied in (a git pull) is listed, and its id is taken."""
+        make_flows(run, 2)
+        keys(run)
+        age_cache(store)
+        shutil.copytree(flow_dir(store, "f0"), flow_dir(store, "g"))
+        rewrite_head(store, "g", key="g", id="id-g")
+        assert keys(run) == ["f0", "f1", "g"]
+        assert run.json("show", "id-g")["key"] == "g"
+        result = run("create", "h", "--name", "H", "--id", "id-g")
+        assert result.exit_code == 4 and "already used" in result.stderr
+
+    def test_flow_removed(self, run: Run, store: Path) -> None:
+        """A flow directory removed behind flowctl's back is no longer listed."""
+        make_flows(run, 3)
+        keys(run)
+        age_cache(store)
+        shutil.rmtree(flow_dir(store, "f1"))
+        assert keys(run) == ["f0", "f2"]
+        assert run.json("list")["pagination"]["total"] == 2
+
+    def test_head_rewritten_in_place(self, run: Run, store: Path) -> None:
+        """flow.json rewritten in place (another size) moves the flow in the order."""
+        make_flows(run, 3)
+        keys(run)
+        age_cache(store)
+        rewrite_head(store, "f2", status="archived", name="renamed flow")
+        assert keys(run, "--status", "archived") == ["f2"]
+        assert keys(run) == ["f0", "f1", "f2"]
+        assert keys(run, "--status", "draft") == ["f0", "f1"]
+
+    def test_same_size_rewrite_with_the_same_mtime(self, run: Run, store: Path) -> None:
+        """Same size, mtime forced back with os.utime: ctime still tells."""
+        make_flows(run, 2)
+        keys(run)
+        age_cache(store)
+        path = flow_dir(store, "f1") / "flow.json"
+        before = path.stat()
+        rewrite_head(store, "f1", status="paused")  # "draft" -> "paused": one byte longer
+        rewrite_head(store, "f1", status="pause")  # not a status: flow.json is now damaged
+        text = path.read_text(encoding="utf-8").replace('"pause"', '"draft"').replace('"F1"', '"G1"')
+        path.write_text(text, encoding="utf-8")
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+        assert path.stat().st_size == before.st_size and path.stat().st_mtime_ns == before.st_mtime_ns
+        names = {head["key"]: head["name"] for head in run.json("list")["data"]}
+        assert names == {"f0": "F0", "f1": "G1"}
+
+    def test_git_checkout_rewrites_a_head(self, run: Run, store: Path) -> None:
+        """`git checkout` of another version of flow.json (a new file) is seen."""
+        if shutil.which("git") is None:
+            pytest.skip("git not installed")
+        make_flows(run, 2)
+        git = ["git", "-C", str(store), "-c", "user.name=t", "-c", "user.email=t@e"]
+        subprocess.run(["git", "init", "-q", str(store)], check=True)
+        subprocess.run([*git, "add", "-A"], check=True)
+        subprocess.run([*git, "commit", "-qm", "one"], check=True)
+        assert run("update", "f0", "--status", "archived").exit_code == 0
+        assert keys(run, "--status", "archived") == ["f0"]
+        age_cache(store)
+        subprocess.run([*git, "checkout", "-q", "--", "flows/default/f0/flow.json"], check=True)
+        assert keys(run, "--status", "archived") == []
+        ignored = subprocess.run([*git, "check-ignore", "-q", str(CACHE)])
+        assert ignored.returncode == 0, "the cache is git-ignored"
+
+
+class TestRacyAndClocks:
+    def test_racy_rewrite_in_the_same_tick(self, run: Run, store: Path) -> None:
+        """With the real racy window, a head changed just now is re-read even when
+        its size and all its times are unchanged (git's racy-clean rule)."""
+        make_flows(run, 1)
+        keys(run)
+        path = flow_dir(store, "f0") / "flow.json"
+        before = path.stat()
+        fd = os.open(path, os.O_WRONLY)  # same inode, same size, times put back
+        os.pwrite(fd, path.read_bytes().replace(b'"F0"', b'"G0"'), 0)
+        os.close(fd)
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+        assert run.json("list")["data"][0]["name"] == "G0"
+
+    @pytest.mark.usefixtures("trusted")
+    @pytest.mark.parametrize("shift_s", [-10**6, 10**6])
+    def test_cache_with_another_clock(self, run: Run, store: Path, shift_s: int) -> None:
+        """A cache file whose mtime is far in the past (an older clock: files look
+        newer than the cache) or in the future is never trusted past the stat."""
+        make_flows(run, 2)
+        keys(run)
+        path = store / CACHE
+        when = path.stat().st_mtime_ns + shift_s * 10**9
+        os.utime(path, ns=(when, when))
+        rewrite_head(store, "f0", name="changed")
+        assert {head["name"] for head in run.json("list")["data"]} == {"changed", "F1"}
+
+    @pytest.mark.usefixtures("trusted")
+    def test_heads_with_future_mtimes(self, run: Run, store: Path) -> None:
+        """Heads stamped by a clock ahead of ours stay re-read, never trusted."""
+        make_flows(run, 2)
+        future = (os.stat(flow_dir(store, "f0") / "flow.json").st_mtime_ns + 10**15)
+        for key in ("f0", "f1"):
+            os.utime(flow_dir(store, key) / "flow.json", ns=(future, future))
+        keys(run)
+        rewrite_head(store, "f1", name="changed")
+        os.utime(flow_dir(store, "f1") / "flow.json", ns=(future, future))
+        assert {head["name"] for head in run.json("list")["data"]} == {"F0", "changed"}
+
+
+class TestDamagedCache:
+    @pytest.mark.parametrize("damage", ["truncate", "garbage", "flip", "empty", "other-version"])
+    def test_treated_as_absent_and_repaired(self, run: Run, store: Path, damage: str) -> None:
+        """A corrupt, truncated or foreign cache is ignored (the flows are read),
+        verify names a damaged one and --repair rebuilds it."""
+        make_flows(run, 3)
+        expected = run.json("list")
+        path = store / CACHE
+        raw = path.read_bytes()
+        path.write_bytes({"truncate": raw[: len(raw) // 2], "garbage": b"\x00\xff" * 50, "empty": b"",
+                          "flip": raw[:-3] + bytes([raw[-3] ^ 0xFF]) + raw[-2:],
+                          "other-version": raw.replace(b"flowctl-head-cache 1 ", b"flowctl-head-cache 9 ", 1)}
+                         [damage])
+        assert run.json("list") == expected
+        path.write_bytes({"truncate": raw[: len(raw) // 2], "garbage": b"\x00\xff" * 50, "empty": b"",
+                          "flip": raw[:-3] + bytes([raw[-3] ^ 0xFF]) + raw[-2:],
+                          "other-version": raw.replace(b"flowctl-head-cache 1 ", b"flowctl-head-cache 9 ", 1)}
+                         [damage])
+        checked = run("verify")
+        if damage == "other-version":
+            assert checked.exit_code == 0, checked.output  # another flowctl's: rebuilt, not damage
+            return
+        assert checked.exit_code == 8 and "head cache" in checked.stdout and ".cache/heads.lock" in checked.stdout
+        assert "verify --repair" in checked.stdout
+        assert run("verify", "--repair").exit_code == 0
+        assert run("verify").exit_code == 0
+        assert head_cache.load(path, store / "flows" / "default").entries.keys() == {"f0", "f1", "f2"}
+
+    def test_verify_reports_a_stale_entry(self, run: Run, store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """An entry its flow.json's stat vouches for but that disagrees with the
+        head (a cache lying) is a finding --repair fixes."""
+        monkeypatch.setattr(head_cache, "RACY_NS", 0)
+        make_flows(run, 2)
+        root = Store.open(store)
+        entries = head_cache.scan(root, "default").entries
+        lying = {**entries, "f0": entries["f0"]._replace(status="archived")}
+        assert head_cache.save(root, "default", None, dict(lying))
+        age_cache(store)
+        assert keys(run, "--status", "archived") == ["f0"]  # what a lying cache would show
+        checked = run("verify")
+        assert checked.exit_code == 8 and "stale" in checked.stdout
+        assert run("verify", "--repair").exit_code == 0
+        assert keys(run, "--status", "archived") == []
+
+    def test_cache_write_failure_never_fails_a_read(self, run: Run, store: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+        """A read-only store or a full disk: list works, nothing is cached."""
+        make_flows(run, 2)
+
+        def refuse(path: Path, data: bytes) -> None:
+            raise OSError(30, "Read-only file system")
+
+        monkeypatch.setattr(head_cache, "write_atomic", refuse)
+        assert keys(run) == ["f0", "f1"]
+        assert not (store / CACHE).exists()
+
+    def test_cache_place_taken_by_a_file(self, run: Run, store: Path) -> None:
+        """`.cache` being a file (cannot be written): reads still work."""
+        make_flows(run, 1)
+        (store / "flows" / "default" / ".cache").write_text("not a directory", encoding="utf-8")
+        assert keys(run) == ["f0"]
+
+
+class TestListFromTheCache:
+    def test_cold_and_warm_pages_are_equal(self, run: Run, store: Path, tmp_path: Path) -> None:
+        """Order, keyset cursor and total are the same without a cache and with one."""
+        make_flows(run, 7)
+        for key, status in (("f1", "paused"), ("f3", "archived"), ("f5", "paused")):
+            assert run("update", key, "--status", status).exit_code == 0
+
+        def pages(*args: str, cold: bool) -> list[Any]:
+            seen, cursor = [], None
+            while True:
+                if cold:
+                    (store / CACHE).unlink(missing_ok=True)
+                page = run.json("list", "--limit", "2", *args, *(["--cursor", cursor] if cursor else []))
+                seen.append(page)
+                cursor = page["pagination"]["nextCursor"]
+                if cursor is None:
+                    return seen
+
+        for args in ((), ("--status", "paused"), ("--kind", "decision-flow")):
+            cold = pages(*args, cold=True)
+            assert pages(*args, cold=False) == cold
+            assert cold[0]["pagination"]["total"] == {(): 7, ("--status", "paused"): 2}.get(args, 7)
+
+
+class TestVersionsLimit:
+    def test_newest_n_oldest_first(self, run: Run, publish_versions: Any) -> None:
+        """--limit N: the newest N entries, oldest first, the same items as the full list."""
+        publish_versions("f", 6)
+        full = run.json("versions", "f")["versions"]
+        tail = run.json("versions", "f", "--limit", "3")
+        assert tail["versions"] == full[-3:]
+        assert [e["version"] for e in tail["versions"]] == [4, 5, 6]
+        assert run.json("versions", "f", "--limit", "100")["versions"] == full
+        table = run("versions", "f", "--limit", "2")
+        assert table.exit_code == 0 and "v5" in table.stdout and "v6 *" in table.stdout and "v4" not in table.stdout
+
+    def test_bad_limit(self, run: Run, publish_versions: Any) -> None:
+        publish_versions("f", 1)
+        assert run("versions", "f", "--limit", "0").exit_code == 2
+
+    def test_damaged_tail_falls_back_to_the_snapshots(self, run: Run, store: Path, publish_versions: Any) -> None:
+        """A damaged last index line: the entries come from the snapshots."""
+        publish_versions("f", 4)
+        full = run.json("versions", "f")["versions"]
+        index = flow_dir(store, "f") / "versions.jsonl"
+        lines = index.read_bytes().splitlines(keepends=True)
+        index.write_bytes(b"".join(lines[:-1]) + b'{"version": 4, "broken\n')
+        assert run.json("versions", "f", "--limit", "2")["versions"] == full[-2:]
+
+    def test_uncommitted_index_line_is_left_out(self, run: Run, store: Path, publish_versions: Any) -> None:
+        """An index line past latestVersion (a write in flight) is not a version."""
+        publish_versions("f", 3)
+        full = run.json("versions", "f")["versions"]
+        index = flow_dir(store, "f") / "versions.jsonl"
+        extra = json.loads(index.read_bytes().splitlines()[-1])
+        extra["version"] = 4
+        with open(index, "ab") as fh:
+            fh.write((json.dumps(extra, separators=(",", ":")) + "\n").encode())
+        assert run.json("versions", "f", "--limit", "2")["versions"] == full[-2:]
