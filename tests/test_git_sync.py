@@ -297,6 +297,9 @@ def test_a_flow_deleted_on_another_clone_leaves_nothing_in_the_way_of_creating_i
     second.git("pull", "-q")
     assert (second.path / "flows" / "default" / "g" / "flow.lock").exists()
     assert json.loads(second.ok("list", "--json").stdout)["pagination"]["total"] == 0
+    found = second.flowctl("verify")
+    assert found.returncode == 8 and "what git left of a deleted flow" in found.stdout
+    assert "--repair" in found.stderr
     second.ok("create", "g", "--name", "G again")
     assert remote.clone("d").head("g")["name"] == "G again"
 
@@ -356,3 +359,53 @@ def test_an_author_that_is_not_name_and_email_is_exit_2(remote: Remote) -> None:
     done = clone.flowctl("create", "f", "--name", "F", "--author", "just a name")
     assert done.returncode == 2 and "Name <email>" in done.stderr
     assert clone.state() == before
+
+
+def test_staged_work_outside_the_store_stays_staged_through_a_re_apply_and_a_refusal(remote: Remote) -> None:
+    first, second = remote.clone("a"), remote.clone("b")
+    published(first)
+    second.git("pull", "-q")
+    (second.path / "notes.txt").write_text("staged by hand\n", encoding="utf-8")
+    second.git("add", "notes.txt")
+    first.ok("publish", "f")
+    second.ok("publish", "f", "-m", "re-applied")  # lost the race, fetched, moved, ran again
+    assert second.git("status", "--porcelain") == "A  notes.txt"
+    remote.hook("pre-receive", "echo no >&2\nexit 1\n")
+    assert second.flowctl("publish", "f").returncode == 6
+    assert second.git("status", "--porcelain") == "A  notes.txt"
+
+
+def test_store_files_git_would_ignore_refuse_the_write(remote: Remote) -> None:
+    clone = remote.clone("a")
+    (clone.path / ".git" / "info" / "exclude").write_text("*.jsonl\n", encoding="utf-8")
+    before = clone.state()
+    done = clone.flowctl("create", "f", "--name", "F")
+    assert done.returncode == 2 and "git ignores flows/default/flowctl-probe/audit.jsonl" in done.stderr
+    assert "check-ignore -v" in done.stderr
+    assert clone.state() == before and not (clone.path / "flows" / "default" / "f").exists()
+    assert clone.flowctl("verify").returncode == 0
+
+
+def test_a_busy_git_index_refuses_the_write_before_anything_is_written(remote: Remote) -> None:
+    clone = remote.clone("a")
+    published(clone)
+    (clone.path / ".git" / "index.lock").touch()  # an editor's git running meanwhile
+    before = clone.state()
+    done = clone.flowctl("update", "f", "--name", "Renamed")
+    assert done.returncode == 7 and "index.lock" in done.stderr
+    assert clone.state() == before and clone.head("f")["name"] == "F"
+
+
+def test_verify_repair_removes_what_git_left_of_a_deleted_flow_and_nothing_else(remote: Remote) -> None:
+    clone = remote.clone("a")
+    for key in ("g", "h"):
+        published(clone, key)
+    clone.git("rm", "-q", "-r", "flows/default/g")  # git deletes the flow; its lock file, untracked, stays
+    clone.git("commit", "-q", "-m", "drop g by hand")
+    (clone.path / "flows" / "default" / "h2").mkdir()
+    (clone.path / "flows" / "default" / "h2" / "flow.lock").touch()
+    (clone.path / "flows" / "default" / "h2" / "mine.txt").write_text("a user's file\n", encoding="utf-8")
+    assert (clone.path / "flows" / "default" / "g" / "flow.lock").exists()
+    clone.flowctl("verify", "--repair")
+    assert not (clone.path / "flows" / "default" / "g").exists()
+    assert (clone.path / "flows" / "default" / "h2" / "mine.txt").exists()  # not flowctl's: left alone

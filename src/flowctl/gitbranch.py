@@ -97,7 +97,7 @@ def rebase(flows: Flows, onto: str | None, signing_key: Path | None = None) -> R
         steps = [(commit, operation_of(repo, commit)) for commit in repo.commits(f"{base}..{start}")]
         _check_steps(repo, steps)
         repo.run("checkout", "--quiet", "--detach", target)
-        gitsync.clear_remnants(repo, start, target)
+        repo.clear_remnants()
         operations: list[tuple[Operation, Any]] = []
         picked: list[str] = []
         try:
@@ -118,9 +118,8 @@ def rebase(flows: Flows, onto: str | None, signing_key: Path | None = None) -> R
         except BaseException:
             repo.run("cherry-pick", "--abort", check=False)
             repo.discard_store_changes()
-            reached = repo.head()
             repo.run("checkout", "--quiet", branch, check=False)
-            gitsync.clear_remnants(repo, reached, start)
+            repo.clear_remnants()
             raise
         return Rebased(branch, onto_ref, start, after, operations, picked)
 

@@ -138,12 +138,6 @@ class Repo:
                          "--first-parent", commit)
         return [path for path in found.stdout.split("\0") if path]
 
-    def deleted_heads(self, before: str, after: str) -> list[str]:
-        """The store's flow.json files (from the top) that `after` no longer has but `before` had."""
-        found = self.run("diff", "--name-only", "-z", "--no-renames", "--diff-filter=D", before, after,
-                         *self.pathspec())
-        return [path for path in found.stdout.split("\0") if path.endswith("/flow.json")]
-
     def file_at(self, commit: str, path: str) -> bytes | None:
         """The bytes of `path` (from the top) in `commit`, or None when it has no such file."""
         found = subprocess.run(["git", "cat-file", "blob", f"{commit}:{path}"], cwd=self.top,
@@ -162,36 +156,86 @@ class Repo:
 
     # -- changing ----------------------------------------------------------------
 
+    def ignored(self) -> list[str]:
+        """The store's history files that git ignores, untracked (a global `*.jsonl`
+        rule, say), so a commit would silently leave them out: those there, and
+        those a new flow would have (probed by name, before anything is written)."""
+        base = "" if self.store_path == "." else self.store_path + "/"
+        names = ("flow.json", "audit.jsonl", "versions.jsonl", "versions/000001.json")
+        found = self.run("ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--",
+                         *(f":(glob){base}flows/*/*/{name.replace('000001', '*')}" for name in names))
+        probe = self.run("check-ignore", "-z", "--no-index", "--stdin", check=False,
+                         stdin="".join(f"{base}flows/default/flowctl-probe/{name}\0" for name in names))
+        return [path for path in (found.stdout + probe.stdout).split("\0") if path]
+
+    def check_not_ignored(self) -> None:
+        ignored = self.ignored()
+        if ignored:
+            raise BadInput(f"git ignores {ignored[0]}, a file of the store's history, so a commit would leave "
+                           "it out", hint=f"find the rule with `git -C {self.top} check-ignore -v {ignored[0]}` and "
+                           "remove it, or add `!flows/**` after it in the store's .gitignore")
+
     def commit_store(self, message: str, author: str | None) -> str | None:
         """Commit exactly the store's changed files (other staged paths stay staged,
-        uncommitted); None when the store has nothing to commit."""
-        self.run("add", "--all", *self.pathspec())
-        if self.run("diff", "--cached", "--quiet", *self.pathspec(), check=False).returncode == 0:
-            return None
-        args = ["commit", "--quiet", "--file=-", "--only"]
-        if author:
-            args.append(f"--author={author}")
-        done = self.run(*args, *self.pathspec(), stdin=message, check=False)
-        if done.returncode != 0:
-            self.discard_store_changes()
-            raise _commit_refused(done)
+        uncommitted); None when the store has nothing to commit. On any failure
+        the store's files are put back as HEAD has them (or the error says they
+        could not be)."""
+        try:
+            self.run("add", "--all", *self.pathspec())
+            self.check_not_ignored()
+            if self.run("diff", "--cached", "--quiet", *self.pathspec(), check=False).returncode == 0:
+                return None
+            args = ["commit", "--quiet", "--file=-", "--only"]
+            if author:
+                args.append(f"--author={author}")
+            done = self.run(*args, *self.pathspec(), stdin=message, check=False)
+            if done.returncode != 0:
+                raise _commit_refused(done)
+        except FlowctlError as exc:
+            if not self.discard_store_changes():
+                raise StorageError(f"{exc.message}; the change is written in the store's files but git could "
+                                   "neither commit it nor take it back", hint=f"commit it (git -C {self.top} add "
+                                   f"{self.pathspec()[1]} && git commit) or discard it (git checkout -- "
+                                   f"{self.pathspec()[1]} && git clean -d --force -- {self.pathspec()[1]})") from None
+            raise
         return self.head()
 
-    def discard_store_changes(self) -> None:
+    def discard_store_changes(self) -> bool:
         """Put the store's files back as HEAD has them: unstaged, unchanged, and
-        the untracked files just written removed (the store was clean when we began)."""
+        the untracked files just written removed (the store was clean when we
+        began). Whether that worked."""
         self.run("reset", "--quiet", *self.pathspec(), check=False)
         self.run("checkout", "--quiet", "HEAD", *self.pathspec(), check=False)
         self.run("clean", "--quiet", "-d", "--force", *self.pathspec(), check=False)
+        self.clear_remnants()
+        try:
+            return not self.uncommitted()
+        except FlowctlError:
+            return False
+
+    def clear_remnants(self) -> None:
+        """Remove what git leaves of flows it no longer has: a flow directory with
+        nothing but its untracked lock file (`journal.clear_remnant`)."""
+        from . import journal
+        from .store import FlowFiles
+
+        flows_dir = self.top / self.store_file("flows")
+        for flow_dir in flows_dir.glob("*/*/"):
+            # Dot names are flowctl's own (a create's staging directory, the head cache): never a flow.
+            if not flow_dir.name.startswith(".") and not (flow_dir / "flow.json").exists():
+                journal.clear_remnant(FlowFiles(flow_dir))
 
     def move_to(self, commit: str) -> None:
-        """Move the branch (and the files it changes) to `commit`, keeping every
-        local change outside those files (`git reset --keep`); Conflict when a
-        file git would have to change has local changes."""
-        done = self.run("reset", "--quiet", "--keep", commit, check=False)
-        if done.returncode != 0:
+        """Move the branch (and the files that differ) from HEAD to `commit`, as
+        `git checkout` moves between branches (a two-tree `read-tree -m -u`):
+        every local change, staged or not, to a path the move leaves alone is
+        kept; Conflict when git would have to overwrite one."""
+        head = self.head()
+        done = self.run("read-tree", "--quiet", "-m", "-u", head, commit, check=False) if head != commit else None
+        if done is not None and done.returncode != 0:
             raise Conflict(f"git could not move the branch to {commit[:12]}: {_last_line(done)}",
                            hint="commit or stash your local changes, then retry")
+        self.run("update-ref", "-m", f"flowctl: move to {commit[:12]}", "HEAD", commit, head)
 
     def push(self, remote: str, branch: str) -> PushOutcome:
         try:

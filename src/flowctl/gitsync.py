@@ -24,7 +24,7 @@ from typing import Any, NamedTuple, TypeVar
 from .errors import BadInput, Busy, Conflict, Forbidden, IntegrityError, Notice
 from .flows import Flows
 from .gitrepo import TRAILER, Repo
-from .store import CONFIG_FILE, FlowFiles, Store
+from .store import CONFIG_FILE, Store
 
 T = TypeVar("T")
 
@@ -103,7 +103,12 @@ def repository(store: Store) -> Repo:
 
 def check_clean(repo: Repo) -> None:
     """Conflict unless the store's files are as HEAD has them: a user's work in
-    progress is never committed, reset or pushed by surprise."""
+    progress is never committed, reset or pushed by surprise. Busy while
+    another git command holds the index."""
+    if (repo.git_dir / "index.lock").exists():
+        raise Busy(f"another git command is using the repository at {repo.top} ({repo.git_dir / 'index.lock'} "
+                   "exists): nothing was written", hint="retry when it is done; if no git runs, remove that file")
+    repo.check_not_ignored()
     dirty = repo.uncommitted()
     if dirty:
         more = f" and {len(dirty) - 1} more" if len(dirty) > 1 else ""
@@ -114,20 +119,9 @@ def check_clean(repo: Repo) -> None:
 
 def move(repo: Repo, commit: str) -> None:
     """Move the branch to `commit` (`Repo.move_to`), and clear what git leaves
-    of the flows that took away (`clear_remnants`)."""
-    before = repo.head()
+    of the flows the move took away (`Repo.clear_remnants`)."""
     repo.move_to(commit)
-    clear_remnants(repo, before, commit)
-
-
-def clear_remnants(repo: Repo, before: str, after: str) -> None:
-    """Remove what git leaves of each flow going from `before` to `after`
-    deleted: the lock file and empty versions/ it never tracked, which would
-    stand in the way of a later create of that key (`journal.clear_remnant`)."""
-    from . import journal
-
-    for path in repo.deleted_heads(before, after):
-        journal.clear_remnant(FlowFiles(repo.top / path.removesuffix("/flow.json")))
+    repo.clear_remnants()
 
 
 # -- the write transaction -----------------------------------------------------------
