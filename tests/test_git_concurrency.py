@@ -152,3 +152,26 @@ def test_a_commit_that_reached_the_remote_unannounced_is_not_applied_twice(tmp_p
     clone.ok("publish", "f", "-m", "mine")
     check = remote.clone("check")
     assert [entry["notes"] for entry in check.versions("f")] == ["landed unheard", "after it", "mine"]
+
+
+def test_sigterm_while_re_applying_puts_the_clone_back_with_its_unpushed_operations(tmp_path: Path) -> None:
+    remote = Remote(tmp_path, _RETRIES)
+    remote.seed.ok("create", "f", "--name", "F", "--config", "-", stdin=scored_config())
+    clone, other = remote.clone("a"), remote.clone("b")
+    clone.ok("publish", "f", "-m", "local 1", "--no-push")
+    clone.ok("publish", "f", "-m", "local 2", "--no-push")
+    other.ok("create", "other", "--name", "O")  # the remote moves on: the next push loses the race
+    before = clone.state()
+    # A pre-commit hook that sends SIGTERM to flowctl (a CI job cancelled) at its second
+    # commit: the first re-applied operation, after the branch moved to the remote's tip.
+    counter = tmp_path / "commits"
+    hook = clone.path / ".git" / "hooks" / "pre-commit"
+    hook.write_text(f'#!/bin/sh\necho x >> {counter}\n[ "$(wc -l < {counter})" -eq 2 ] && '
+                    'kill -TERM "$(cut -d" " -f4 /proc/$PPID/stat)" && sleep 5\nexit 0\n', encoding="utf-8")
+    hook.chmod(0o755)
+    done = clone.flowctl("update", "f", "--description", "pushing")
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert clone.state() == before  # both local publishes still on the branch, nothing staged
+    hook.unlink()
+    clone.ok("update", "f", "--description", "pushing")
+    assert [entry["notes"] for entry in remote.clone("check").versions("f")] == ["local 1", "local 2"]

@@ -120,3 +120,47 @@ def test_rebase_recreates_a_flow_created_on_the_branch_and_refuses_a_key_main_to
     feature.git("fetch", "-q", "origin")
     done = feature.flowctl("rebase", "--onto", "origin/main")
     assert done.returncode == 4 and "a flow 'g' exists there too" in done.stderr
+
+
+def test_rebase_keeps_each_commit_s_author(remote: Remote) -> None:
+    main, feature = branch_and_main(remote)
+    feature.ok("update", "f", "--description", "bob's", "--author", "Bob Builder <bob@example.com>")
+    main.ok("create", "g", "--name", "G")
+    main.git("push", "-q", "origin", "main")
+    feature.git("fetch", "-q", "origin")
+    feature.ok("rebase", "--onto", "origin/main")
+    assert feature.git("log", "-1", "--format=%an <%ae>") == "Bob Builder <bob@example.com>"
+
+
+def test_an_amended_flowctl_commit_is_not_rebased_as_the_bare_operation(remote: Remote) -> None:
+    main, feature = branch_and_main(remote)
+    feature.ok("update", "f", "--name", "renamed on the branch")
+    (feature.path / "flows" / "default" / "f" / "README.txt").write_text("my notes\n", encoding="utf-8")
+    feature.git("add", "-A", "flows")
+    feature.git("commit", "-q", "--amend", "--no-edit")
+    main.ok("create", "h", "--name", "H")
+    main.git("push", "-q", "origin", "main")
+    feature.git("fetch", "-q", "origin")
+    before = feature.state()
+    done = feature.flowctl("rebase", "--onto", "origin/main")
+    assert done.returncode == 4 and "not a flowctl operation" in done.stderr
+    assert feature.state() == before
+
+
+def test_rebase_failures_from_git_are_named_and_leave_the_branch(remote: Remote) -> None:
+    main, feature = branch_and_main(remote)
+    (main.path / "shared.txt").write_text("main\n", encoding="utf-8")
+    main.git("add", "shared.txt")
+    main.git("commit", "-q", "-m", "main adds shared.txt")
+    main.git("push", "-q", "origin", "main")
+    feature.ok("update", "f", "--description", "feat")
+    feature.git("fetch", "-q", "origin")
+    (feature.path / "shared.txt").write_text("my wip\n", encoding="utf-8")  # untracked, in REF's way
+    before = feature.state()
+    done = feature.flowctl("rebase", "--onto", "origin/main")
+    assert done.returncode == 4 and "shared.txt" in done.stderr and "Traceback" not in done.stderr
+    assert feature.state() == before
+    feature.git("checkout", "-q", "--orphan", "unrelated")
+    feature.git("commit", "-q", "-m", "unrelated root")
+    done = feature.flowctl("rebase", "--onto", "origin/main")
+    assert done.returncode == 2 and "share no history" in done.stderr

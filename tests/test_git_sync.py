@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -83,7 +84,7 @@ def test_no_git_table_no_commit_and_the_flags_override_the_table(tmp_path: Path)
     clone.ok("update", "f", "--description", "e", "--commit", "--no-push")
     assert remote.tip() == before  # never pushed: no push was asked for
     done = clone.flowctl("update", "f", "--description", "x", "--no-commit", "--push", "origin")
-    assert done.returncode == 2 and "--no-commit" in done.stderr
+    assert done.returncode == 2 and "--no-commit with --push" in done.stderr
 
 
 def test_a_dry_run_commits_nothing(remote: Remote) -> None:
@@ -380,8 +381,10 @@ def test_store_files_git_would_ignore_refuse_the_write(remote: Remote) -> None:
     (clone.path / ".git" / "info" / "exclude").write_text("*.jsonl\n", encoding="utf-8")
     before = clone.state()
     done = clone.flowctl("create", "f", "--name", "F")
-    assert done.returncode == 2 and "git ignores flows/default/flowctl-probe/audit.jsonl" in done.stderr
-    assert "check-ignore -v" in done.stderr
+    assert done.returncode == 2 and "git ignores flows/default/<flow>/audit.jsonl" in done.stderr
+    rule = done.stderr.split("find the rule with `")[1].split("`")[0]  # the advice works as printed
+    assert subprocess.run(rule, shell=True, env=clone.env, capture_output=True, text=True).stdout.startswith(
+        ".git/info/exclude:1:*.jsonl")
     assert clone.state() == before and not (clone.path / "flows" / "default" / "f").exists()
     assert clone.flowctl("verify").returncode == 0
 
@@ -409,3 +412,88 @@ def test_verify_repair_removes_what_git_left_of_a_deleted_flow_and_nothing_else(
     clone.flowctl("verify", "--repair")
     assert not (clone.path / "flows" / "default" / "g").exists()
     assert (clone.path / "flows" / "default" / "h2" / "mine.txt").exists()  # not flowctl's: left alone
+
+
+def test_a_user_commit_merged_from_another_remote_branch_is_not_pushed_by_surprise(remote: Remote) -> None:
+    clone = remote.clone("a")
+    published(clone)
+    clone.git("switch", "-q", "-c", "feature")
+    (clone.path / "feature.txt").write_text("work\n", encoding="utf-8")
+    clone.git("add", "feature.txt")
+    clone.git("commit", "-q", "-m", "feature work (user)")
+    clone.git("push", "-q", "-u", "origin", "feature")  # on origin, but not on origin/main
+    clone.git("switch", "-q", "main")
+    clone.git("merge", "-q", "--ff-only", "feature")
+    tip = remote.tip()
+    done = clone.flowctl("update", "f", "--name", "A")
+    assert done.returncode == 4 and "feature work (user)" in done.stderr
+    assert remote.tip() == tip
+
+
+def test_a_publish_re_run_refuses_a_draft_someone_changed_meanwhile(remote: Remote) -> None:
+    first, second = remote.clone("a"), remote.clone("b")
+    published(first)
+    second.git("pull", "-q")
+    first.ok("update", "f", "--set", "/nodes/rank/config/topN=99")  # an unreviewed draft change, pushed
+    tip = remote.tip()
+    done = second.flowctl("publish", "f", "-m", "what I reviewed")
+    assert done.returncode == 4 and "the draft of 'f' was changed meanwhile" in done.stderr
+    assert "on origin's newer state" in done.stderr and "flowctl sync" in done.stderr
+    assert remote.tip() == tip and [e["version"] for e in second.versions("f")] == [1]
+
+
+def test_a_default_rollback_re_run_refuses_a_target_that_moved(remote: Remote) -> None:
+    first, second = remote.clone("a"), remote.clone("b")
+    published(first)
+    first.ok("update", "f", "--set", "/nodes/rank/config/topN=4")
+    first.ok("publish", "f")
+    second.git("pull", "-q")  # sees v2 active: "back" means v1
+    first.ok("update", "f", "--set", "/nodes/rank/config/topN=3")
+    first.ok("publish", "f")
+    tip = remote.tip()
+    done = second.flowctl("rollback", "f")
+    assert done.returncode == 4 and "would now go to v2, not v1" in done.stderr
+    assert remote.tip() == tip
+
+
+def test_a_local_pre_push_hook_refusal_is_exit_6_with_its_words(remote: Remote) -> None:
+    clone = remote.clone("a")
+    published(clone)
+    hook = clone.path / ".git" / "hooks" / "pre-push"
+    hook.write_text("#!/bin/sh\necho 'pre-push: tests failed, not pushing' >&2\nexit 1\n", encoding="utf-8")
+    hook.chmod(0o755)
+    before, tip = clone.state(), remote.tip()
+    done = clone.flowctl("update", "f", "--name", "X")
+    assert done.returncode == 6 and "pre-push: tests failed, not pushing" in done.stderr
+    assert clone.state() == before and remote.tip() == tip
+
+
+def test_sync_of_a_branch_the_remote_lacks_is_nothing_to_pull(remote: Remote) -> None:
+    clone = remote.clone("a")
+    clone.git("switch", "-q", "-c", "feature")
+    done = clone.ok("sync")
+    assert "feature is ahead of origin: nothing to pull" in done.stdout
+
+
+def test_git_variables_of_a_script_do_not_redirect_flowctl_to_another_repository(remote: Remote,
+                                                                                  tmp_path: Path) -> None:
+    other = remote.clone("other-repo")
+    before = other.git("rev-parse", "HEAD")
+    clone = remote.clone("a")
+    clone.ok("create", "f", "--name", "F", env={"GIT_DIR": str(other.path / ".git")})
+    assert other.git("rev-parse", "HEAD") == before
+    assert clone.subjects("-1") == ["flowctl: create f (tester)"]
+
+
+def test_a_write_without_commit_in_a_git_store_waits_for_the_clone_s_git_lock(remote: Remote) -> None:
+    import fcntl
+
+    clone = remote.clone("a")
+    published(clone)
+    with open(clone.path / ".git" / "flowctl-git.lock", "a+") as held:  # a git-enabled write in flight
+        fcntl.flock(held, fcntl.LOCK_EX)
+        done = clone.flowctl("update", "f", "--description", "local only", "--no-commit", "--lock-timeout", "0")
+        assert done.returncode == 7 and "git lock of this clone" in done.stderr
+    assert clone.head("f")["description"] == ""
+    clone.ok("update", "f", "--description", "local only", "--no-commit")
+    assert clone.head("f")["description"] == "local only"

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from . import gitsync
-from .errors import BadInput, Conflict
+from .errors import BadInput, Conflict, NotFound
 from .flows import Flows
 from .gitreplay import Operation, Replayer, operation_of
 from .gitrepo import Repo
+from .gitrepo import last_line as _reason
 
 
 class Pulled(NamedTuple):
@@ -27,6 +28,7 @@ class Pulled(NamedTuple):
     before: str
     after: str
     commits: int
+    ahead: bool = False  # this clone has commits the remote lacks
 
 
 def sync(flows: Flows) -> Pulled:
@@ -37,9 +39,12 @@ def sync(flows: Flows) -> Pulled:
         branch = repo.branch()
         remote, remote_branch = _upstream(repo, flows, branch)
         before = repo.head()
-        tip = repo.fetch(remote, remote_branch)
+        try:
+            tip = repo.fetch(remote, remote_branch)
+        except NotFound:  # the remote has no such branch yet: nothing to pull, this clone is ahead
+            return Pulled(branch, remote, before, before, 0, ahead=True)
         if repo.is_ancestor(tip, before):
-            return Pulled(branch, remote, before, before, 0)
+            return Pulled(branch, remote, before, before, 0, ahead=tip != before)
         if not repo.is_ancestor(before, tip):
             raise Conflict(f"branch {branch} and {remote}/{remote_branch} have diverged: sync only fast-forwards",
                            hint=f"re-apply this branch's operations on top with `flowctl rebase --onto "
@@ -88,7 +93,11 @@ def rebase(flows: Flows, onto: str | None, signing_key: Path | None = None) -> R
         start = repo.head()
         onto_ref = onto or _default_onto(repo, flows)
         target = repo.resolve(onto_ref)
-        base = repo.run("merge-base", start, target).stdout.strip()
+        found = repo.run("merge-base", start, target, check=False)
+        if found.returncode != 0:
+            raise BadInput(f"branch {branch} and {onto_ref} share no history: there is nothing to re-apply onto",
+                           hint="give --onto a branch this one was made from")
+        base = found.stdout.strip()
         if base == target:
             return Rebased(branch, onto_ref, start, start, [], [])
         if repo.commits("--merges", f"{base}..{start}"):
@@ -96,7 +105,10 @@ def rebase(flows: Flows, onto: str | None, signing_key: Path | None = None) -> R
                            "a straight line of commits", hint="rebase it with git first (git rebase)")
         steps = [(commit, operation_of(repo, commit)) for commit in repo.commits(f"{base}..{start}")]
         _check_steps(repo, steps)
-        repo.run("checkout", "--quiet", "--detach", target)
+        done = repo.run("checkout", "--quiet", "--detach", target, check=False)
+        if done.returncode != 0:
+            raise Conflict(f"git could not check out {onto_ref}: {_reason(done)}",
+                           hint="commit or stash your local changes, then retry")
         repo.clear_remnants()
         operations: list[tuple[Operation, Any]] = []
         picked: list[str] = []
@@ -108,9 +120,8 @@ def rebase(flows: Flows, onto: str | None, signing_key: Path | None = None) -> R
                     continue
                 done = repo.run("cherry-pick", "--allow-empty", commit, check=False)
                 if done.returncode != 0:
-                    raise Conflict(f"commit {commit[:12]} does not apply on {onto_ref}: "
-                                   f"{done.stderr.strip().splitlines()[-1:] or done.stdout.strip()}",
-                                   hint="rebase with git instead (git rebase), then retry")
+                    raise Conflict(f"commit {commit[:12]} does not apply on {onto_ref}: {_reason(done)}",
+                                   hint="commit or stash local changes, or rebase with git (git rebase), then retry")
                 picked.append(commit)
             after = repo.head()
             repo.run("update-ref", "-m", f"flowctl rebase onto {onto_ref}", f"refs/heads/{branch}", after, start)

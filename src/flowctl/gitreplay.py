@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -57,7 +58,11 @@ def operation_of(repo: Repo, commit: str) -> Operation | None:
     if not (isinstance(trailer, dict) and trailer.get("op") in _OPS
             and all(isinstance(trailer.get(field), str) for field in ("tenant", "flow", "actor"))):
         return None
-    if not all(repo.in_store(path) for path in repo.changed_paths(commit)):
+    # Only the flow's own files, as flowctl writes them: a commit amended with a file of
+    # its own is not an operation re-running would reproduce.
+    own = re.compile(re.escape(repo.store_file(f"flows/{trailer['tenant']}/{trailer['flow']}/"))
+                     + r"(flow\.json|audit\.jsonl|versions\.jsonl|versions/\d{6,}\.json)\Z")
+    if not all(own.match(path) for path in repo.changed_paths(commit)):
         return None
     details = {name: value for name, value in trailer.items() if name not in ("op", "tenant", "flow", "actor")}
     return Operation(commit, lines[0] if lines else "", trailer["op"], trailer["tenant"], trailer["flow"],
@@ -70,7 +75,12 @@ def pending(repo: Repo, remote: str, branch: str) -> list[Operation]:
     else is a user's work, never pushed by surprise (Conflict)."""
     repo.check_remote(remote)
     found = []
-    for commit in repo.commits("HEAD", "--not", f"--remotes={remote}"):
+    # Not on the very ref the push compares and swaps: a commit that is on another
+    # branch of the remote (a merged feature) would still be pushed to this one.
+    tracking = f"refs/remotes/{remote}/{branch}"
+    known = tracking if repo.run("rev-parse", "--verify", "--quiet", tracking, check=False).returncode == 0 \
+        else f"--remotes={remote}"
+    for commit in repo.commits("HEAD", "--not", known):
         operation = operation_of(repo, commit)
         if operation is None:
             subject = repo.message(commit).partition("\n")[0]
@@ -99,8 +109,8 @@ class Replayer:
         result = _replay(self.repo, actor_flows, operation, self.renumbered, self.signing_key)
         if result is not None:
             description = gitsync.describe(operation.op, result, actor_flows)
-            self.repo.commit_store(gitsync.commit_message(description, actor_flows),
-                                   gitsync.author_of(operation.actor))
+            message = gitsync.commit_message(description, actor_flows)
+            self.repo.commit_store(message, self.repo.author(operation.commit))  # its author, as git rebase keeps
         return result
 
 

@@ -17,7 +17,7 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from .errors import BadInput, Busy, Conflict, FlowctlError, StorageError
+from .errors import BadInput, Busy, Conflict, FlowctlError, NotFound, StorageError
 
 if TYPE_CHECKING:
     from .store import FileLock
@@ -65,7 +65,7 @@ class Repo:
         found = _git(store_root, "rev-parse", "--show-toplevel", "--absolute-git-dir", check=False)
         if found.returncode != 0:
             return None
-        top_text, git_dir_text = found.stdout.splitlines()[:2]
+        top_text, git_dir_text = found.stdout.split("\n")[:2]  # not splitlines: a path may hold U+2028
         top = Path(top_text).resolve()
         relative = os.path.relpath(store_root.resolve(), top)
         return cls(top, Path(git_dir_text), relative.replace(os.sep, "/"))
@@ -96,7 +96,7 @@ class Repo:
         so it is never committed)."""
         from .store import FileLock
 
-        return FileLock(self.git_dir / "flowctl-git.lock", timeout, "this clone's git steps")
+        return FileLock(self.git_dir / "flowctl-git.lock", timeout, "the git lock of this clone")
 
     # -- reading -----------------------------------------------------------------
 
@@ -131,6 +131,10 @@ class Repo:
 
     def message(self, commit: str) -> str:
         return self.run("log", "-1", "--format=%B", commit).stdout
+
+    def author(self, commit: str) -> str:
+        """`Name <email>` of the commit's author."""
+        return self.run("log", "-1", "--format=%an <%ae>", commit).stdout.strip()
 
     def changed_paths(self, commit: str) -> list[str]:
         """The paths `commit` changes against its first parent."""
@@ -171,9 +175,11 @@ class Repo:
     def check_not_ignored(self) -> None:
         ignored = self.ignored()
         if ignored:
-            raise BadInput(f"git ignores {ignored[0]}, a file of the store's history, so a commit would leave "
-                           "it out", hint=f"find the rule with `git -C {self.top} check-ignore -v {ignored[0]}` and "
-                           "remove it, or add `!flows/**` after it in the store's .gitignore")
+            named = ignored[0].replace("/flowctl-probe/", "/<flow>/")  # the probe: no such file yet
+            rule = f"git -C {self.top} check-ignore --no-index -v {ignored[0]}"
+            raise BadInput(f"git ignores {named}, a file of the store's history, so a commit would leave it out",
+                           hint=f"find the rule with `{rule}` and remove it, or add `!flows/**` after it in the "
+                                "store's .gitignore")
 
     def commit_store(self, message: str, author: str | None) -> str | None:
         """Commit exactly the store's changed files (other staged paths stay staged,
@@ -233,7 +239,7 @@ class Repo:
         head = self.head()
         done = self.run("read-tree", "--quiet", "-m", "-u", head, commit, check=False) if head != commit else None
         if done is not None and done.returncode != 0:
-            raise Conflict(f"git could not move the branch to {commit[:12]}: {_last_line(done)}",
+            raise Conflict(f"git could not move the branch to {commit[:12]}: {last_line(done)}",
                            hint="commit or stash your local changes, then retry")
         self.run("update-ref", "-m", f"flowctl: move to {commit[:12]}", "HEAD", commit, head)
 
@@ -248,7 +254,12 @@ class Repo:
         server = "; ".join(line[len("remote: "):].strip() for line in done.stderr.splitlines()
                            if line.startswith("remote: ") and line[len("remote: "):].strip())
         if not status:
-            return PushOutcome("failed", _last_line(done))
+            if not any(line.startswith("fatal:") for line in done.stderr.split("\n")):
+                # No word from the remote and no failure to reach it: a local pre-push hook said no.
+                hook = "; ".join(line.strip() for line in done.stderr.split("\n")
+                                 if line.strip() and not line.startswith("error: failed to push some refs"))
+                return PushOutcome("refused", f"a local pre-push hook refused it: {hook or 'no message'}")
+            return PushOutcome("failed", last_line(done))
         reason = status[0].split("\t")[-1]
         if _RACE_REASONS.search(reason):
             return PushOutcome("race", reason)
@@ -259,7 +270,10 @@ class Repo:
         done = self.run("fetch", "--quiet", remote, f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}",
                         check=False, network=True)
         if done.returncode != 0:
-            raise Busy(f"git could not fetch {branch} from {remote}: {_last_line(done)}",
+            if "couldn't find remote ref" in done.stderr:
+                raise NotFound(f"{remote} has no branch {branch} yet",
+                               hint=f"push it first (git push -u {remote} {branch})")
+            raise Busy(f"git could not fetch {branch} from {remote}: {last_line(done)}",
                        hint="check the remote is reachable, then retry")
         return self.resolve(f"refs/remotes/{remote}/{branch}")
 
@@ -273,10 +287,16 @@ def executable() -> str:
     return found
 
 
+_REPOSITORY_VARIABLES = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR",
+                         "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE", "GIT_PREFIX", "GIT_CEILING_DIRECTORIES")
+
+
 def _environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     # Never prompt (a CI job must fail, not wait for a password), and speak git's
-    # untranslated words, which PushOutcome parses.
-    return {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "LANGUAGE": "C", **(extra or {})}
+    # untranslated words, which PushOutcome parses. The repository is the store's, found from its
+    # directory: a GIT_DIR or GIT_WORK_TREE exported by a script or a hook must not redirect it.
+    inherited = {name: value for name, value in os.environ.items() if name not in _REPOSITORY_VARIABLES}
+    return {**inherited, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "LANGUAGE": "C", **(extra or {})}
 
 
 def _git(cwd: Path, *args: str, check: bool = True, stdin: str | None = None, network: bool = False,
@@ -284,24 +304,50 @@ def _git(cwd: Path, *args: str, check: bool = True, stdin: str | None = None, ne
     timeout = _NETWORK_TIMEOUT if network else _LOCAL_TIMEOUT
     # Its own process group, so a timeout stops git's helpers too (ssh, credential helpers), not git alone.
     with subprocess.Popen(["git", *args], cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace",
+                          stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="surrogateescape",
                           env=_environment(env), start_new_session=True) as process:
         try:
             stdout, stderr = process.communicate(stdin, timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
+            _stop(process)
             raise Busy(f"`git {args[0]}` did not finish within {timeout:.0f} s") from None
+        except BaseException:  # interrupted (Ctrl-C, SIGTERM): git must let go of its locks first
+            _stop(process)
+            raise
     done = subprocess.CompletedProcess(["git", *args], process.returncode, stdout, stderr)
     if check and done.returncode != 0:
-        raise StorageError(f"`git {' '.join(args[:2])}` failed in {cwd}: {_last_line(done)}",
+        raise StorageError(f"`git {' '.join(args[:2])}` failed in {cwd}: {last_line(done)}",
                            hint="check the repository with `git status`, then retry")
     return done
 
 
-def _last_line(done: subprocess.CompletedProcess[str]) -> str:
-    lines = [line.strip() for line in (done.stderr or done.stdout).splitlines() if line.strip()]
-    return lines[-1] if lines else f"exit status {done.returncode}"
+def _stop(process: subprocess.Popen[str]) -> None:
+    """Stop git and its helpers: SIGTERM first, on which git removes its lock files
+    (index.lock), so whoever cleans up after us is not blocked; SIGKILL if it lingers."""
+    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, None)):
+        try:
+            os.killpg(process.pid, sig)
+            process.communicate(timeout=wait)
+            return
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def last_line(done: subprocess.CompletedProcess[str]) -> str:
+    """git's reason in one line: its `error:`/`fatal:` lines (where it says what is
+    wrong, often over several), else its last line."""
+    raw = [line for line in (done.stderr or done.stdout).split("\n") if line.strip()]
+    said: list[str] = []
+    for line in raw:
+        if line.startswith(("error:", "fatal:")):
+            said.append(line.split(":", 1)[1].strip())
+        elif said and line[:1] in ("\t", " "):  # the paths git lists under its error
+            said[-1] += f" {line.strip()}"
+    said = [line for line in said if line and not line.startswith("failed to push some refs")] or said
+    lines = [line.strip() for line in raw]
+    return "; ".join(said) if said else lines[-1] if lines else f"exit status {done.returncode}"
 
 
 def _commit_refused(done: subprocess.CompletedProcess[str]) -> FlowctlError:
@@ -312,4 +358,4 @@ def _commit_refused(done: subprocess.CompletedProcess[str]) -> FlowctlError:
         return BadInput("git does not know who is committing (no user.name/user.email)",
                         hint='set them (git config user.name "Ada"; git config user.email ada@example.com) '
                              "or give --author \"Name <email>\"")
-    return Forbidden(f"git refused the commit (a commit hook?): {_last_line(done)}; nothing was changed")
+    return Forbidden(f"git refused the commit: {last_line(done)}; nothing was changed")

@@ -12,16 +12,20 @@ exit code and leaves the clone as it was.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
 import re
+import shutil
+import signal
+import threading
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple, TypeVar
 
-from .errors import BadInput, Busy, Conflict, Forbidden, IntegrityError, Notice
+from .errors import BadInput, Busy, Conflict, FlowctlError, Forbidden, IntegrityError, Notice
 from .flows import Flows
 from .gitrepo import TRAILER, Repo
 from .store import CONFIG_FILE, Store
@@ -48,16 +52,18 @@ def plan(store: Store, *, commit: bool | None = None, push: str | bool | None = 
     --no-push) over `$FLOWCTL_GIT_PUSH` over the store's [git] table; None when
     nothing asks for a commit (then flowctl never runs git)."""
     table = _table(store)
+    source = "--push"
     if push is None and os.environ.get("FLOWCTL_GIT_PUSH") is not None:
-        push = os.environ["FLOWCTL_GIT_PUSH"] or False  # set but empty: do not push
+        push, source = os.environ["FLOWCTL_GIT_PUSH"] or False, "$FLOWCTL_GIT_PUSH"  # set but empty: no push
     remote = push if isinstance(push, str) else None if push is False else table.get("push") or None
     if remote is not None:
-        _check_remote_name(remote, "--push" if isinstance(push, str) else "[git] push")
-    wants_commit = commit if commit is not None else bool(table.get("commit", False)) or remote is not None
-    if remote is not None and commit is False:
-        raise BadInput("--no-commit with a push: a push sends commits, so there would be nothing to push",
-                       hint="drop --no-commit, or add --no-push")
-    if not wants_commit:
+        _check_remote_name(remote, source if isinstance(push, str) else "[git] push")
+    if commit is False:  # --no-commit: nothing to push either, unless --push itself says otherwise
+        if isinstance(push, str) and source == "--push":
+            raise BadInput("--no-commit with --push: a push sends commits, so there would be nothing to push",
+                           hint="drop one of them")
+        return None
+    if not (commit or table.get("commit", False) or remote is not None):
         return None
     if author is not None and not _PERSON.match(author):
         raise BadInput(f"--author {author!r} is not a commit author", hint='give it as "Name <email>"')
@@ -108,6 +114,11 @@ def check_clean(repo: Repo) -> None:
     if (repo.git_dir / "index.lock").exists():
         raise Busy(f"another git command is using the repository at {repo.top} ({repo.git_dir / 'index.lock'} "
                    "exists): nothing was written", hint="retry when it is done; if no git runs, remove that file")
+    for marker, what in (("MERGE_HEAD", "merge"), ("CHERRY_PICK_HEAD", "cherry-pick"), ("REVERT_HEAD", "revert"),
+                         ("rebase-merge", "rebase"), ("rebase-apply", "rebase")):
+        if (repo.git_dir / marker).exists():
+            raise Conflict(f"a git {what} is in progress in {repo.top}: flowctl commits on a finished state",
+                           hint=f"finish it or abort it (git {what} --abort), then retry")
     repo.check_not_ignored()
     dirty = repo.uncommitted()
     if dirty:
@@ -127,6 +138,17 @@ def move(repo: Repo, commit: str) -> None:
 # -- the write transaction -----------------------------------------------------------
 
 
+def run_uncommitted(flows: Flows, call: Callable[[Flows], T]) -> T:
+    """A write without a commit (--no-commit) in a store with [git]: under the
+    clone's git lock all the same, so it never lands inside another process's
+    commit, nor is taken back by that one's failure."""
+    repo = Repo.of_store(flows.store.root) if shutil.which("git") else None
+    if repo is None:
+        return call(flows)
+    with repo.lock(flows.lock_timeout):
+        return call(flows)
+
+
 def run(plan_: Plan, flows: Flows, operation: str, call: Callable[[Flows], T]) -> T:
     """Run `call` (one write of `operation`) and commit what it changed; with a
     remote, push it, re-running `call` on the remote's newer state when the push
@@ -134,12 +156,12 @@ def run(plan_: Plan, flows: Flows, operation: str, call: Callable[[Flows], T]) -
     from . import gitreplay
 
     repo = repository(flows.store)
-    with repo.lock(flows.lock_timeout):
+    with repo.lock(flows.lock_timeout), _terminate_as_interrupt():
         check_clean(repo)
         start = repo.head()
         branch = repo.branch() if plan_.remote else ""
         pending = gitreplay.pending(repo, plan_.remote, branch) if plan_.remote else []
-        result = call(flows)
+        result = first_result = call(flows)
         first = describe(operation, result, flows)
         committed = repo.commit_store(commit_message(first, flows), plan_.author or author_of(flows.actor))
         if plan_.remote is None or (committed is None and not pending):
@@ -166,7 +188,7 @@ def run(plan_: Plan, flows: Flows, operation: str, call: Callable[[Flows], T]) -
                 pending = [left for left in pending if not repo.is_ancestor(left.commit, tip)]
                 move(repo, tip)
                 gitreplay.replay_all(repo, flows, pending)
-                result = call(flows)
+                result = _on_newer_state(plan_.remote, lambda: _same_release(first_result, call(flows), flows))
                 if repo.commit_store(commit_message(describe(operation, result, flows), flows),
                                      plan_.author or author_of(flows.actor)) is None and not pending:
                     return result  # on the new state the operation changes nothing: nothing to push
@@ -175,8 +197,64 @@ def run(plan_: Plan, flows: Flows, operation: str, call: Callable[[Flows], T]) -
                 move(repo, start)
                 raise
         move(repo, start)
-        raise Busy(f"{plan_.remote} moved on {plan_.retries + 1} times while {operation} was being pushed; "
-                   "nothing was changed", hint="retry (or raise [git] retries)")
+        times = "once" if plan_.retries == 0 else f"{plan_.retries + 1} times"
+        raise Busy(f"{plan_.remote} moved on {times} while {operation} was being pushed; nothing was changed",
+                   hint="retry (or raise [git] retries)")
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a CI job cancelled, a timeout) unwinds like Ctrl-C while the
+    clone is being moved and re-applied, so it is put back where it started
+    instead of being left at the remote's tip with its own commits dropped."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _on_newer_state(remote: str, call: Callable[[], T]) -> T:
+    """`call`, with any failure said to be about the remote's state: the clone is
+    put back to where it was, so a local `show` would not explain it."""
+    try:
+        return call()
+    except FlowctlError as exc:
+        raise type(exc)(f"{exc.message} (on {remote}'s newer state, fetched after a rejected push: "
+                        "`flowctl sync` brings it here)", exc.problems, exc.hint) from None
+
+
+def _same_release(first: T, again: T, flows: Flows) -> T:
+    """Conflict unless a release run again on the remote's state releases what
+    the first run did: the same config for a publish (never a draft someone
+    else changed meanwhile, which its publisher has not seen), the same target
+    for a rollback (its default, "the one below the active", moves with it)."""
+    from .releases import Release
+
+    if not (isinstance(first, Release) and isinstance(again, Release)):
+        return again
+    key = again.head["key"]
+    if first.snapshot["source"].get("action", "rollback") == "publish" and not first.swapped:
+        if first.snapshot["configSha256"] != again.snapshot["configSha256"]:
+            raise Conflict(f"the draft of {key!r} was changed meanwhile: publishing now would release a config "
+                           "you have not seen", hint=f"review it (flowctl sync; flowctl diff {key} active draft), "
+                           "then publish again")
+    elif _target(first) != _target(again):
+        raise Conflict(f"{key!r} was released meanwhile: the rollback would now go to v{_target(again)}, not "
+                       f"v{_target(first)}", hint=f"see `flowctl sync; flowctl versions {key}`, then roll back "
+                       "with --version N")
+    return again
+
+
+def _target(release: Any) -> Any:
+    return release.snapshot["version"] if release.swapped else release.snapshot["source"].get("restoredVersion")
 
 
 def _check_landed(repo: Repo, remote: str, branch: str, start: str, why: str) -> None:
@@ -296,7 +374,7 @@ def commit_message(description: Description, flows: Flows) -> str:
     return f"{subject}\n\n{TRAILER}: {json.dumps(description.trailer)}\n"
 
 
-_PERSON = re.compile(r"\A[^<>\n]+ <[^<>\s]+@[^<>\s]+>\Z")
+_PERSON = re.compile(r"\A[^<>\n]*[^<>\s][^<>\n]* <[^<>\s]+@[^<>\s]+>\Z")
 
 
 def author_of(actor: str) -> str | None:

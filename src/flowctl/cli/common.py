@@ -129,7 +129,9 @@ class Settings(NamedTuple):
         from .. import gitsync
 
         plan = gitsync.plan(flows.store, commit=self.git_commit, push=self.git_push, author=self.author)
-        return call(flows) if plan is None else gitsync.run(plan, flows, self.command, call)
+        if plan is None:
+            return gitsync.run_uncommitted(flows, call) if "git" in flows.store.settings else call(flows)
+        return gitsync.run(plan, flows, self.command, call)
 
 
 _GLOBAL_PARAMS = [

@@ -31,11 +31,12 @@ def sync(settings: Settings) -> None:
     moved = pulled.before != pulled.after
     if settings.json:
         emit_json({"branch": pulled.branch, "remote": pulled.remote, "from": pulled.before, "to": pulled.after,
-                   "commits": pulled.commits, "verify": {"ok": not findings,
+                   "commits": pulled.commits, "ahead": pulled.ahead, "verify": {"ok": not findings,
                                                          "problems": [f.as_json() for f in findings]}})
     else:
         print(f"Fast-forwarded {pulled.branch} to {pulled.remote}'s {pulled.after[:12]} ({pulled.commits} "
               f"commit{'s' if pulled.commits != 1 else ''})" if moved else
+              f"{pulled.branch} is ahead of {pulled.remote}: nothing to pull" if pulled.ahead else
               f"{pulled.branch} is up to date with {pulled.remote}")
         for finding in findings:
             print(f"{finding.path}: {finding.problem}")
