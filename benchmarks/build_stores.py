@@ -338,6 +338,8 @@ def main() -> None:
     parser.add_argument("--sizes", required=True, help="comma-separated version counts")
     parser.add_argument("--flows", required=True, type=int)
     parser.add_argument("--nodes", required=True, type=int)
+    parser.add_argument("--tenant-flows", required=True, type=int, help="flows in the large tenant (scale.py)")
+    parser.add_argument("--long", required=True, type=int, help="versions of the long flow (scale.py)")
     parser.add_argument("--verify", action="store_true", help="run `flowctl verify` on every store")
     parser.add_argument("--manifest", required=True, type=Path)
     args = parser.parse_args()
@@ -356,12 +358,21 @@ def main() -> None:
     print(f"  diff: two {args.nodes:,}-node configs in {manifest['diff']['seconds']:.1f} s", file=sys.stderr)
     manifest["list"] = build_list_store(args.flowctl, args.workdir, args.flows)
     print(f"  list: {args.flows:,} flows in {manifest['list']['seconds']:.1f} s", file=sys.stderr)
+    import scale
+
+    manifest["scale"] = scale.build(args.flowctl, args.workdir, manifest["versions"]["stores"][str(min(sizes))],
+                                    manifest["versions"]["flow"], args.tenant_flows, args.long, max(sizes))
+    cold = manifest["scale"]["cold_list_seconds"]
+    print(f"  scale: a tenant of {args.tenant_flows:,} flows (cold list {cold:.2f} s), {args.long:,} versions, "
+          f"a {max(sizes):,}-commit git peer in {manifest['scale']['seconds']:.1f} s", file=sys.stderr)
     os.sync()
     verify_started = time.perf_counter()
     manifest["verify"] = {
         name: verify(args.flowctl, root, args.verify)
         for name, root in [*(("versions-" + size, path) for size, path in manifest["versions"]["stores"].items()),
-                           ("diff", manifest["diff"]["store"]), ("list", manifest["list"]["store"])]
+                           ("diff", manifest["diff"]["store"]), ("list", manifest["list"]["store"]),
+                           *((f"tenant-{size}", path) for size, path in manifest["scale"]["tenants"].items()),
+                           ("long-large", manifest["scale"]["long"]["large"])]
     }
     manifest["verify_seconds"] = round(time.perf_counter() - verify_started, 3)
     manifest["seconds"] = round(time.perf_counter() - started, 3)

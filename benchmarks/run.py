@@ -43,11 +43,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import scale
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 
-FULL = {"repeat": 7, "sizes": "10,1000,10000", "flows": 1000, "nodes": 5000}
-SMOKE = {"repeat": 1, "sizes": "3,20", "flows": 20, "nodes": 200}
+FULL = {"repeat": 7, "sizes": "10,1000,10000", "flows": 1000, "nodes": 5000, "tenant_flows": 10000, "long": 100000}
+SMOKE = {"repeat": 1, "sizes": "3,20", "flows": 20, "nodes": 200, "tenant_flows": 30, "long": 60}
 
 # Commands the cases need; a missing one skips its cases instead of failing.
 PROBED_COMMANDS = ("show", "versions", "publish", "rollback", "diff", "list", "verify")
@@ -185,6 +187,8 @@ class Case:
     check_output: Callable[[str], None] | None = None  # validates stdout of the warm-up run
     check_store: Callable[[Path], None] | None = None  # validates the store after every write run
     skipped: str | None = None
+    alternates: tuple[str, ...] = ()  # what "{alt}" in argv stands for, in turn, run after run
+    runs: int = 0  # how often it ran: "{run}" in argv (a fresh key per run)
     samples_ms: list[float] = field(default_factory=list)  # wall clock
     cpu_ms: list[float] = field(default_factory=list)  # user + system CPU time
     rss_mib: list[float] = field(default_factory=list)
@@ -354,6 +358,10 @@ class Runner:
             os.sync()  # the copy's dirty pages must not be flushed by the timed run's fsyncs
             store = self.scratch
         argv = [str(store) if arg == "{store}" else arg for arg in case.argv]
+        argv = [arg.replace("{run}", str(case.runs)).replace(
+            "{alt}", case.alternates[case.runs % len(case.alternates)] if case.alternates else "{alt}")
+            for arg in argv]
+        case.runs += 1
         out = self.scratch.with_name("stdout.txt") if capture else None
         wall, code, rss, cpu, stderr = self.launcher.run(argv, self.env, out)
         if code != 0:
@@ -524,6 +532,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                         "targets compare the largest to the smallest")
     parser.add_argument("--flows", type=int, help=f"flows in the `list` store (default {FULL['flows']})")
     parser.add_argument("--nodes", type=int, help=f"nodes in each config of the `diff` case (default {FULL['nodes']})")
+    parser.add_argument("--tenant-flows", type=int,
+                        help=f"flows in the large tenant of the scale cases (default {FULL['tenant_flows']})")
+    parser.add_argument("--long", type=int,
+                        help=f"versions of the long flow of the scale cases (default {FULL['long']})")
     parser.add_argument("--json-out", type=Path,
                         help="where to write the results (default benchmarks/results/latest.json, "
                              "smoke.json with --smoke)")
@@ -577,6 +589,7 @@ def main(argv: list[str] | None = None) -> int:
         build = subprocess.run(
             [python, str(HERE / "build_stores.py"), "--flowctl", exe, "--workdir", str(workdir),
              "--sizes", ",".join(map(str, args.size_list)), "--flows", str(args.flows), "--nodes", str(args.nodes),
+             "--tenant-flows", str(args.tenant_flows), "--long", str(args.long),
              "--manifest", str(manifest_path), *(["--verify"] if commands["verify"] else [])],
             env=env, stdout=subprocess.PIPE, text=True, timeout=3600,
         )
@@ -586,6 +599,7 @@ def main(argv: list[str] | None = None) -> int:
         progress(f"stores built in {manifest['seconds']:.1f} s")
 
         cases = build_cases(manifest, args.size_list, args.flows, args.nodes, exe, python)
+        cases += scale.cases(manifest, exe, args.size_list, Case)
         for case in cases:
             if case.needs and not commands.get(case.needs, False):
                 case.skipped = "command not available"
@@ -595,7 +609,7 @@ def main(argv: list[str] | None = None) -> int:
         rss_floor = min(launcher.run(true, env)[2] for _ in range(3))
 
         by_key = {case.key: case for case in cases}
-        targets = build_targets(args.size_list)
+        targets = build_targets(args.size_list) + scale.targets(manifest, args.size_list, Target)
         evaluated = evaluate(targets, by_key, args.metric)
         typer_ms, python_ms = by_key["floor:typer"].median_ms, by_key["floor:python"].median_ms
         elapsed = time.perf_counter() - started
@@ -611,6 +625,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{args.flows:,} flows in {manifest['list']['seconds']:.1f} s, "
               f"diff store in {manifest['diff']['seconds']:.1f} s; flowctl verify: "
               f"{'ok' if all(v == 'ok' for v in manifest['verify'].values()) else 'not available'}")
+        built = manifest["scale"]
+        print(f"scale stores in {built['seconds']:.1f} s: a tenant of {built['tenant_flows']:,} flows written as files "
+              f"(first list, cold cache: {built['cold_list_seconds'] * 1000:.0f} ms), {built['long_versions']:,} "
+              f"versions grown in {built['grow_seconds']:.1f} s, a {built['git_versions']:,}-commit git peer")
         print()
         print(table(cases, evaluated, args.smoke, args.metric))
         print(f"(time ratios: {'wall-clock' if args.metric == 'wall' else 'CPU-time'} medians of this run; "
@@ -642,12 +660,12 @@ def main(argv: list[str] | None = None) -> int:
             "smoke": args.smoke,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "settings": {"repeat": args.repeat, "sizes": args.size_list, "flows": args.flows, "nodes": args.nodes,
-                         "metric": args.metric},
+                         "metric": args.metric, "tenant_flows": args.tenant_flows, "long": args.long},
             "machine": {**machine_info(python, load_at_start), "packages": package_versions(python)},
             "flowctl": exe,
             "commands_available": commands,
             "build": {key: manifest[key]
-                      for key in ("seconds", "versions", "diff", "list", "verify", "verify_seconds")},
+                      for key in ("seconds", "versions", "diff", "list", "scale", "verify", "verify_seconds")},
             "rss_resolution_mib": round(rss_floor, 2),
             "floors": {case.key.split(":")[1]: summary(case, typer_ms, python_ms) for case in cases
                        if case.group == "floor"},
