@@ -213,7 +213,8 @@ class TestDamagedCache:
         make_flows(run, 2)
         root = Store.open(store)
         entries = head_cache.scan(root, "default").entries
-        lying = {**entries, "f0": entries["f0"]._replace(status="archived")}
+        f0 = entries["f0"]
+        lying = {**entries, "f0": (f0[head_cache.ID], "archived", *f0[head_cache.KIND:])}
         assert head_cache.save(root, "default", None, dict(lying))
         age_cache(store)
         assert keys(run, "--status", "archived") == ["f0"]  # what a lying cache would show

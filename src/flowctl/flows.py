@@ -147,7 +147,7 @@ class Flows:
         from . import head_cache
 
         for key, entry in sorted(head_cache.scan(self.store, self.tenant).entries.items()):
-            if entry.id == flow:
+            if entry[head_cache.ID] == flow:
                 return self._files(key)
         raise NotFound(f"no flow {flow!r} in tenant {self.tenant!r}",
                        hint="see `flowctl list` (or pass --tenant)")
@@ -231,8 +231,9 @@ class Flows:
         # then only the page's heads are read, as every reader reads them.
         entries = head_cache.scan(self.store, self.tenant).entries
         rank = {name: number for number, name in enumerate(records.STATUSES)}
-        positions = [(rank[entry.status], -entry.stamp, key) for key, entry in entries.items()
-                     if (status is None or entry.status == status) and (kind is None or entry.kind == kind)]
+        positions = [(rank[entry[head_cache.STATUS]], -entry[head_cache.STAMP], key) for key, entry in entries.items()
+                     if (status is None or entry[head_cache.STATUS] == status)
+                     and (kind is None or entry[head_cache.KIND] == kind)]
         keys, total, next_cursor = paging.page_keys(positions, limit, cursor)
         return paging.Page(flows=[head for head in map(self._head_if_any, keys) if head is not None],
                            total=total, limit=limit, next_cursor=next_cursor)
@@ -286,7 +287,7 @@ class Flows:
             # Keys and ids from the cache, confirmed by a stat per flow, not a parse per head;
             # not written back: a write changes nothing but the flow it creates.
             entries = head_cache.scan(self.store, self.tenant, write=False).entries
-            taken = {*entries, *(entry.id for entry in entries.values())}
+            taken = {*entries, *(entry[head_cache.ID] for entry in entries.values())}
             flow_id = flow_id or _new_id(self.tenant, key, taken)
             for label, value in (("key", key), ("id", flow_id)):
                 if value in taken:

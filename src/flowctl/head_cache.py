@@ -35,13 +35,12 @@ from __future__ import annotations
 import marshal
 import os
 import stat
-import struct
 import sys
 import time
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from . import __version__, names, reading
 from .errors import NotFound
@@ -49,34 +48,36 @@ from .paging import stamp
 from .records import Head
 from .store import Store, write_atomic
 
-FORMAT = 1
+FORMAT = 2
 RACY_NS = 3_000_000_000  # coarser than any file system's timestamps (FAT: 2 s)
 _MAGIC = b"flowctl-head-cache"
 
-_PACK = struct.Struct("<4q").pack
-Stat = bytes  # flow.json's size, mtime, ctime and inode, packed (cheap to load and compare)
+Stat = tuple[int, int, int, int]  # flow.json's size, mtime, ctime and inode (ns): what a rewrite changes
 
 
-class Entry(NamedTuple):
-    """What the cache knows of one flow, from its current head."""
+# What the cache knows of one flow, from its current head: a plain tuple (as marshal
+# stores it: 10,000 of them are used as loaded, never rebuilt into objects), read with
+# these indices. STAT is None when smudged (racy) or not a plain file: re-read every scan.
+Entry = tuple[str, str, str, int, "Stat | None"]
+ID: Final = 0
+STATUS: Final = 1
+KIND: Final = 2
+STAMP: Final = 3  # updatedAt as a number (paging.stamp), for list's order
+STAT: Final = 4
 
-    id: str
-    status: str
-    kind: str
-    stamp: int  # updatedAt as a number (paging.stamp), for list's order
-    stat: Stat | None  # None: smudged (racy) or not a plain file: re-read on every scan
 
-
-def _stat(name: str, dir_fd: int | None = None) -> tuple[Stat, int] | None:
-    """(the signature of `name`/flow.json, its newest of mtime and ctime), or None
-    when there is no plain flow.json there (such a flow is read the slow way)."""
+def _stat(path: str, dir_fd: int | None = None) -> Stat | None:
+    """The signature of the plain file `path`, or None when there is none there (a
+    symlink, a directory: such a flow is read the slow way, which refuses it)."""
     try:
-        st = os.stat(name + "/flow.json", dir_fd=dir_fd, follow_symlinks=False)
+        st = os.stat(path, dir_fd=dir_fd, follow_symlinks=False)
     except OSError:
         return None
-    if not stat.S_ISREG(st.st_mode):
-        return None
-    return _PACK(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino), max(st.st_mtime_ns, st.st_ctime_ns)
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) if stat.S_ISREG(st.st_mode) else None
+
+
+def _newest(signature: Stat) -> int:
+    return max(signature[1], signature[2])
 
 
 DirStat = tuple[int, int, int, int]  # the tenant directory's device, mtime, ctime, inode
@@ -138,8 +139,7 @@ def load(path: Path, tenant_dir: Path) -> Loaded:
 
 
 def dump(tenant_dir: Path, tenant: DirStat | None, entries: dict[str, Entry | None], newest: int) -> bytes:
-    payload = marshal.dumps((tenant, {key: None if entry is None else tuple(entry)
-                                      for key, entry in entries.items()}))
+    payload = marshal.dumps((tenant, entries))
     return b"%s %d %d %d\n" % (_header(tenant_dir), len(payload), zlib.crc32(payload), newest) + payload
 
 
@@ -170,16 +170,21 @@ def scan(store: Store, tenant: str, *, write: bool = True) -> Scan:
         listing = [entry.name for entry in os.scandir(tenant_dir) if names.is_name(entry.name)]
     found: dict[str, Entry] = {}
     recorded: dict[str, Entry | None] = {}
-    parsed = newest = 0
+    parsed = 0
     changed = loaded.problem is not None or loaded.tenant != tenant_stat
     dir_fd = os.open(tenant_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)  # short paths stat faster
+    stat_, regular = os.stat, stat.S_IFREG
     try:
-        for key in listing:
+        for key in listing:  # the hot loop of a 10,000-flow tenant: one stat per flow, nothing more
             old = cached.get(key)
-            seen = _stat(key, dir_fd)
-            if old is not None and seen is not None and old[4] == seen[0]:
-                found[key] = recorded[key] = Entry(*old)
-                newest = max(newest, seen[1])
+            try:
+                st = stat_(key + "/flow.json", dir_fd=dir_fd, follow_symlinks=False)
+                seen = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) \
+                    if stat.S_IFMT(st.st_mode) == regular else None
+            except OSError:
+                seen = None
+            if old is not None and seen is not None and old[4] == seen:
+                found[key] = recorded[key] = old
                 continue
             # Stat taken before the read: a change after it shows as a changed stat next time.
             head = _read(store, tenant, key)
@@ -188,17 +193,17 @@ def scan(store: Store, tenant: str, *, write: bool = True) -> Scan:
                 recorded[key] = None
                 changed = changed or old is not None
                 continue
-            fresh = seen is not None and seen[1] < racy_from
-            entry = Entry(head["id"], head["status"], head["kind"], stamp(head["updatedAt"]),
-                          seen[0] if fresh and seen is not None else None)
-            if fresh and seen is not None:
-                newest = max(newest, seen[1])
+            fresh = seen is not None and _newest(seen) < racy_from
+            entry: Entry = (head["id"], head["status"], head["kind"], stamp(head["updatedAt"]),
+                            seen if fresh else None)
             changed = changed or old is None or tuple(entry) != tuple(old)
             found[key] = recorded[key] = entry
     finally:
         os.close(dir_fd)
     changed = changed or len(recorded) != len(cached)
     if write and changed:
+        newest = max((_newest(stat_of) for entry in recorded.values() if entry and (stat_of := entry[STAT])),
+                     default=0)
         save(store, tenant, tenant_stat, recorded, max(newest, tenant_stat[1], tenant_stat[2]))
     return Scan(found, parsed)
 
@@ -240,8 +245,8 @@ def problems(store: Store, tenant: str) -> list[str]:
         return [loaded.problem]
     found = []
     for key, old in sorted(loaded.entries.items()):
-        seen = _stat(str(tenant_dir / key)) if names.is_name(key) else None
-        if old is None or old[4] is None or seen is None or seen[0] != old[4]:
+        seen = _stat(str(tenant_dir / key / "flow.json")) if names.is_name(key) else None
+        if old is None or old[4] is None or seen is None or seen != tuple(old[4]):
             continue  # not trusted by readers either: re-read by the next one
         try:
             head = reading.current_head(store.flow_files(tenant, key))

@@ -196,6 +196,16 @@ def snapshot_problem(snapshot: Any) -> str | None:
     return problem
 
 
+def quick_entry_ok(entry: Any, number: int) -> bool:
+    """`entry_problem(entry) is None` and it is version `number`, for the common
+    case, in one expression: what reading 10,000 index lines costs. False only
+    means "look closer" (entry_problem then says exactly what is wrong)."""
+    return (type(entry) is dict and tuple(entry) in _ENTRY_KEYS and entry["version"] == number
+            and type(entry["version"]) is int and type(entry["publishedAt"]) is str
+            and type(entry["publishedBy"]) is str and type(entry["notes"]) is str
+            and type(entry["source"]) is dict and type(entry["summary"]) is dict)
+
+
 def entry_problem(entry: Any) -> str | None:
     """Why `entry` cannot be used as a version-index line, or None."""
     problem = _shape_problem(entry, _ENTRY_RULES)
@@ -205,6 +215,7 @@ def entry_problem(entry: Any) -> str | None:
 
 
 SIGNATURE_FIELDS = ("principal", "keyFingerprint", "sshsig")
+_ENTRY_KEYS = (INDEX_FIELDS, (*INDEX_FIELDS, "signature"))
 
 
 def signature_problem(signature: Any) -> str | None:
