@@ -188,7 +188,7 @@ def run(plan_: Plan, flows: Flows, operation: str, call: Callable[[Flows], T]) -
                 pending = [left for left in pending if not repo.is_ancestor(left.commit, tip)]
                 move(repo, tip)
                 gitreplay.replay_all(repo, flows, pending)
-                result = _on_newer_state(plan_.remote, lambda: _same_release(first_result, call(flows), flows))
+                result = _on_newer_state(plan_.remote, lambda: _same_release(operation, first_result, call(flows)))
                 if repo.commit_store(commit_message(describe(operation, result, flows), flows),
                                      plan_.author or author_of(flows.actor)) is None and not pending:
                     return result  # on the new state the operation changes nothing: nothing to push
@@ -231,7 +231,7 @@ def _on_newer_state(remote: str, call: Callable[[], T]) -> T:
                         "`flowctl sync` brings it here)", exc.problems, exc.hint) from None
 
 
-def _same_release(first: T, again: T, flows: Flows) -> T:
+def _same_release(operation: str, first: T, again: T) -> T:
     """Conflict unless a release run again on the remote's state releases what
     the first run did: the same config for a publish (never a draft someone
     else changed meanwhile, which its publisher has not seen), the same target
@@ -241,7 +241,7 @@ def _same_release(first: T, again: T, flows: Flows) -> T:
     if not (isinstance(first, Release) and isinstance(again, Release)):
         return again
     key = again.head["key"]
-    if first.snapshot["source"].get("action", "rollback") == "publish" and not first.swapped:
+    if operation == "publish":
         if first.snapshot["configSha256"] != again.snapshot["configSha256"]:
             raise Conflict(f"the draft of {key!r} was changed meanwhile: publishing now would release a config "
                            "you have not seen", hint=f"review it (flowctl sync; flowctl diff {key} active draft), "
