@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from gitremote import FLOWCTL, Clone, Remote, scored_config
 
 # Races are decided by the machine's scheduler; enough retries that no writer
@@ -35,6 +37,7 @@ def _start(clone: Clone, script: Path, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, str(script), *args], cwd=clone.path, env=clone.env)
 
 
+@pytest.mark.slow
 def test_eight_clones_publishing_twenty_times_each_land_exactly_versions_1_to_160(tmp_path: Path) -> None:
     remote = Remote(tmp_path, _RETRIES)
     remote.seed.ok("create", "f", "--name", "F", "--config", "-", stdin=scored_config())
@@ -79,6 +82,7 @@ json.dump(codes, open(sys.argv[3], "w"))
 """
 
 
+@pytest.mark.slow
 def test_mixed_writes_on_four_flows_from_four_clones_all_land_once(tmp_path: Path) -> None:
     remote = Remote(tmp_path, _RETRIES)
     for n in range(4):
