@@ -30,6 +30,14 @@ def git_env(home: Path) -> dict[str, str]:
     return {**env, "GIT_CONFIG_GLOBAL": str(config), "GIT_CONFIG_NOSYSTEM": "1", "FLOWCTL_ACTOR": "tester"}
 
 
+def write_hook(hooks: Path, name: str, script: str) -> Path:
+    """An executable git hook `name` in `hooks`, running `script` under sh."""
+    hook = hooks / name
+    hook.write_text("#!/bin/sh\n" + script, encoding="utf-8")
+    hook.chmod(0o755)
+    return hook
+
+
 class Clone:
     """One clone of the remote, its store at `path` (the clone's top)."""
 
@@ -51,6 +59,10 @@ class Clone:
         done = self.flowctl(*args, **kwargs)
         assert done.returncode == 0, f"flowctl {' '.join(args)} -> {done.returncode}: {done.stderr}{done.stdout}"
         return done
+
+    def hook(self, name: str, script: str) -> Path:
+        """A local hook of this clone (pre-commit, pre-push, …)."""
+        return write_hook(self.path / ".git" / "hooks", name, script)
 
     def head(self, key: str) -> dict[str, Any]:
         return dict(json.loads(self.ok("show", key, "--json").stdout))
@@ -91,9 +103,8 @@ class Remote:
         return Clone(path, self.env)
 
     def hook(self, name: str, script: str) -> None:
-        hook = self.bare / "hooks" / name
-        hook.write_text("#!/bin/sh\n" + script, encoding="utf-8")
-        hook.chmod(0o755)
+        """A server-side hook of the remote (pre-receive, update, …)."""
+        write_hook(self.bare / "hooks", name, script)
 
     def subjects(self) -> list[str]:
         """The commit subjects of the remote's main, newest first."""

@@ -117,10 +117,7 @@ def test_a_writer_killed_between_commit_and_push_is_completed_exactly_once_by_th
     victim, other = remote.clone("victim"), remote.clone("other")
     # A pre-push hook that kills flowctl itself (the parent of the `git push` running the
     # hook), once: the commit is made, the push never happens.
-    hook = victim.path / ".git" / "hooks" / "pre-push"
-    hook.write_text('#!/bin/sh\nrm -f "$0"\nkill -9 "$(cut -d" " -f4 /proc/$PPID/stat)"\nsleep 5\n',
-                    encoding="utf-8")
-    hook.chmod(0o755)
+    victim.hook("pre-push", 'rm -f "$0"\nkill -9 "$(cut -d" " -f4 /proc/$PPID/stat)"\nsleep 5\n')
     killed = victim.flowctl("publish", "f", "-m", "interrupted")
     assert killed.returncode == -9, killed.stderr
     assert victim.subjects("-1") == ['flowctl: publish f v1 — "interrupted" (tester)']
@@ -169,10 +166,8 @@ def test_sigterm_while_re_applying_puts_the_clone_back_with_its_unpushed_operati
     # A pre-commit hook that sends SIGTERM to flowctl (a CI job cancelled) at its second
     # commit: the first re-applied operation, after the branch moved to the remote's tip.
     counter = tmp_path / "commits"
-    hook = clone.path / ".git" / "hooks" / "pre-commit"
-    hook.write_text(f'#!/bin/sh\necho x >> {counter}\n[ "$(wc -l < {counter})" -eq 2 ] && '
-                    'kill -TERM "$(cut -d" " -f4 /proc/$PPID/stat)" && sleep 5\nexit 0\n', encoding="utf-8")
-    hook.chmod(0o755)
+    hook = clone.hook("pre-commit", f'echo x >> {counter}\n[ "$(wc -l < {counter})" -eq 2 ] && '
+                                    'kill -TERM "$(cut -d" " -f4 /proc/$PPID/stat)" && sleep 5\nexit 0\n')
     done = clone.flowctl("update", "f", "--description", "pushing")
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert clone.state() == before  # both local publishes still on the branch, nothing staged

@@ -236,9 +236,7 @@ def test_a_push_losing_more_races_than_retries_is_exit_7_and_nothing_changes(tmp
 def test_a_local_commit_hook_refusal_is_exit_6_and_the_store_is_put_back(remote: Remote) -> None:
     clone = remote.clone("a")
     published(clone)
-    hook = clone.path / ".git" / "hooks" / "pre-commit"
-    hook.write_text("#!/bin/sh\necho 'no commits on Fridays' >&2\nexit 1\n", encoding="utf-8")
-    hook.chmod(0o755)
+    clone.hook("pre-commit", "echo 'no commits on Fridays' >&2\nexit 1\n")
     before = clone.state()
     done = clone.flowctl("publish", "f")
     assert done.returncode == 6 and "no commits on Fridays" in done.stderr
@@ -459,9 +457,7 @@ def test_a_default_rollback_re_run_refuses_a_target_that_moved(remote: Remote) -
 def test_a_local_pre_push_hook_refusal_is_exit_6_with_its_words(remote: Remote) -> None:
     clone = remote.clone("a")
     published(clone)
-    hook = clone.path / ".git" / "hooks" / "pre-push"
-    hook.write_text("#!/bin/sh\necho 'pre-push: tests failed, not pushing' >&2\nexit 1\n", encoding="utf-8")
-    hook.chmod(0o755)
+    clone.hook("pre-push", "echo 'pre-push: tests failed, not pushing' >&2\nexit 1\n")
     before, tip = clone.state(), remote.tip()
     done = clone.flowctl("update", "f", "--name", "X")
     assert done.returncode == 6 and "pre-push: tests failed, not pushing" in done.stderr
