@@ -28,7 +28,7 @@ from typing import Any, NamedTuple, TypeVar
 from .errors import BadInput, Busy, Conflict, FlowctlError, Forbidden, IntegrityError, Notice
 from .flows import Flows
 from .gitrepo import TRAILER, Repo
-from .store import CONFIG_FILE, Store
+from .store import Store
 
 T = TypeVar("T")
 
@@ -73,13 +73,9 @@ def plan(store: Store, *, commit: bool | None = None, push: str | bool | None = 
 def _table(store: Store) -> Mapping[str, Any]:
     """The store's [git] table, checked (IntegrityError, exit 8, when malformed: a
     broken store setting, like a malformed [access] or [signing])."""
-    table = store.settings.get("git", {})
-    where = f"{store.root / CONFIG_FILE}: [git]"
-    if not isinstance(table, dict):
-        raise IntegrityError(f"{where} must be a table", hint="write [git] with commit, push and retries")
-    unknown = sorted(set(table) - {"commit", "push", "retries"})
-    if unknown:
-        raise IntegrityError(f"{where} has unknown setting {unknown[0]!r}: it has commit, push, retries")
+    found, where = store.settings_table("git", ("commit", "push", "retries"),
+                                        hint="write [git] with commit, push and retries")
+    table = found or {}
     if not isinstance(table.get("commit", False), bool):
         raise IntegrityError(f"{where} commit must be true or false")
     push = table.get("push", False)

@@ -25,7 +25,7 @@ from typing import Any
 
 from . import jsonio, signing
 from .errors import BadInput, Forbidden, IntegrityError
-from .store import CONFIG_FILE, Store
+from .store import Store
 
 DEFAULT_ALLOWED_SIGNERS = ".flowctl/allowed_signers"
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z\Z")
@@ -45,15 +45,10 @@ class SigningSettings:
 
 def settings_of(store: Store) -> SigningSettings | None:
     """The store's [signing] table, checked; None without one (IntegrityError, exit 8, for a bad one)."""
-    table = store.settings.get("signing")
+    table, where = store.settings_table("signing", ("required", "allowed_signers", "since"),
+                                        hint="write [signing] with required and allowed_signers")
     if table is None:
         return None
-    where = f"{store.root / CONFIG_FILE}: [signing]"
-    if not isinstance(table, dict):
-        raise IntegrityError(f"{where} must be a table", hint="write [signing] with required and allowed_signers")
-    unknown = sorted(set(table) - {"required", "allowed_signers", "since"})
-    if unknown:
-        raise IntegrityError(f"{where} has unknown setting {unknown[0]!r}: it has required, allowed_signers, since")
     required, path, since = table.get("required", False), table.get("allowed_signers"), table.get("since")
     if not isinstance(required, bool):
         raise IntegrityError(f"{where} required must be true or false")

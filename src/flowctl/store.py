@@ -368,6 +368,20 @@ class Store(NamedTuple):
 
     # -- paths ---------------------------------------------------------------
 
+    def settings_table(self, name: str, known: tuple[str, ...], hint: str) -> tuple[dict[str, Any] | None, str]:
+        """flowctl.toml's table `name` (None when absent) and how messages name it
+        (`…/flowctl.toml: [name]`); IntegrityError (exit 8, a broken store setting)
+        when it is not a table or has a setting other than `known`."""
+        table, where = self.settings.get(name), f"{self.root / CONFIG_FILE}: [{name}]"
+        if table is None:
+            return None, where
+        if not isinstance(table, dict):
+            raise IntegrityError(f"{where} must be a table", hint=hint)
+        unknown = sorted(set(table) - set(known))
+        if unknown:
+            raise IntegrityError(f"{where} has unknown setting {unknown[0]!r}: it has {', '.join(known)}")
+        return table, where
+
     def tenant_dir(self, tenant: str) -> Path:
         return self.root / "flows" / names.check_tenant(tenant)
 
