@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+from array import array
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from flowctl.store import Store
 from conftest import Run, flow_dir
 
 CACHE = Path("flows") / "default" / ".cache" / "heads.lock"
+OWN_FORMAT = b"flowctl-head-cache %d " % head_cache.FORMAT
 
 
 @pytest.fixture
@@ -189,12 +191,12 @@ class TestDamagedCache:
         raw = path.read_bytes()
         path.write_bytes({"truncate": raw[: len(raw) // 2], "garbage": b"\x00\xff" * 50, "empty": b"",
                           "flip": raw[:-3] + bytes([raw[-3] ^ 0xFF]) + raw[-2:],
-                          "other-version": raw.replace(b"flowctl-head-cache 1 ", b"flowctl-head-cache 9 ", 1)}
+                          "other-version": raw.replace(OWN_FORMAT, b"flowctl-head-cache 999 ", 1)}
                          [damage])
         assert run.json("list") == expected
         path.write_bytes({"truncate": raw[: len(raw) // 2], "garbage": b"\x00\xff" * 50, "empty": b"",
                           "flip": raw[:-3] + bytes([raw[-3] ^ 0xFF]) + raw[-2:],
-                          "other-version": raw.replace(b"flowctl-head-cache 1 ", b"flowctl-head-cache 9 ", 1)}
+                          "other-version": raw.replace(OWN_FORMAT, b"flowctl-head-cache 999 ", 1)}
                          [damage])
         checked = run("verify")
         if damage == "other-version":
@@ -204,7 +206,7 @@ class TestDamagedCache:
         assert "verify --repair" in checked.stdout
         assert run("verify", "--repair").exit_code == 0
         assert run("verify").exit_code == 0
-        assert head_cache.load(path, store / "flows" / "default").entries.keys() == {"f0", "f1", "f2"}
+        assert head_cache.load(path, store / "flows" / "default").table.keys == ["f0", "f1", "f2"]
 
     def test_verify_reports_a_stale_entry(self, run: Run, store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """An entry its flow.json's stat vouches for but that disagrees with the
@@ -212,16 +214,49 @@ class TestDamagedCache:
         monkeypatch.setattr(head_cache, "RACY_NS", 0)
         make_flows(run, 2)
         root = Store.open(store)
-        entries = head_cache.scan(root, "default").entries
-        f0 = entries["f0"]
-        lying = {**entries, "f0": (f0[head_cache.ID], "archived", *f0[head_cache.KIND:])}
-        assert head_cache.save(root, "default", None, dict(lying))
+        head_cache.scan(root, "default")
+        age_cache(store)
+        table = head_cache.load(store / CACHE, store / "flows" / "default").table
+        table.statuses[table.keys.index("f0")] = "archived"
+        assert head_cache.save(root, "default", None, table)
         age_cache(store)
         assert keys(run, "--status", "archived") == ["f0"]  # what a lying cache would show
         checked = run("verify")
         assert checked.exit_code == 8 and "stale" in checked.stdout
         assert run("verify", "--repair").exit_code == 0
         assert keys(run, "--status", "archived") == []
+
+    def test_verify_reports_a_cache_out_of_list_order(self, run: Run, store: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+        """Readers page straight from the cache's order, so a cache whose rows are
+        not in list order (a lying cache) is a finding --repair fixes."""
+        monkeypatch.setattr(head_cache, "RACY_NS", 0)
+        make_flows(run, 3)
+        root = Store.open(store)
+        head_cache.scan(root, "default")
+        age_cache(store)
+        loaded = head_cache.load(store / CACHE, store / "flows" / "default")
+        table = loaded.table
+        sigs = array("q", [field for at in reversed(range(3)) for field in table.sig(at)])
+        backwards = head_cache.Table(table.keys[::-1], table.ids[::-1], table.statuses[::-1], table.kinds[::-1],
+                                     table.stamps[::-1], sigs, table.others)
+        assert head_cache.save(root, "default", loaded.tenant, backwards)
+        age_cache(store)
+        assert keys(run) == ["f2", "f1", "f0"]  # what a lying cache would show
+        checked = run("verify")
+        assert checked.exit_code == 8 and "not in list order" in checked.stdout
+        assert run("verify", "--repair").exit_code == 0
+        assert keys(run) == ["f0", "f1", "f2"]
+
+    def test_a_stat_past_int64_is_still_a_signature(self) -> None:
+        """An inode number past 2**63 (some network file systems) fits the cache's
+        int64 signature, distinct from the never-matching SMUDGED one."""
+        huge = os.stat_result((0o100644, 2**64 - 1, 1, 1, 0, 0, 10, 0, 0, 0),
+                              {"st_atime_ns": 0, "st_mtime_ns": 5, "st_ctime_ns": 5})
+        signature = head_cache._signature(huge)
+        assert all(-(2**63) <= field < 2**63 for field in signature)
+        assert signature != head_cache.SMUDGED and signature[3] == -1
+        assert array("q", signature).tolist() == list(signature)
 
     def test_cache_write_failure_never_fails_a_read(self, run: Run, store: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:

@@ -146,8 +146,9 @@ class Flows:
             return files
         from . import head_cache
 
-        for key, entry in sorted(head_cache.scan(self.store, self.tenant).entries.items()):
-            if entry[head_cache.ID] == flow:
+        table = head_cache.scan(self.store, self.tenant).table
+        for key, flow_id in sorted(zip(table.keys, table.ids, strict=True)):
+            if flow_id == flow:
                 return self._files(key)
         raise NotFound(f"no flow {flow!r} in tenant {self.tenant!r}",
                        hint="see `flowctl list` (or pass --tenant)")
@@ -227,16 +228,19 @@ class Flows:
             kinds.kind(kind)
         paging.check_limit(limit)
         paging.check_cursor(cursor)
-        # Sorted and paged from the cache (a stat per flow, a parse per changed head);
-        # then only the page's heads are read, as every reader reads them.
-        entries = head_cache.scan(self.store, self.tenant).entries
-        rank = {name: number for number, name in enumerate(records.STATUSES)}
-        positions = [(rank[entry[head_cache.STATUS]], -entry[head_cache.STAMP], key) for key, entry in entries.items()
-                     if (status is None or entry[head_cache.STATUS] == status)
-                     and (kind is None or entry[head_cache.KIND] == kind)]
-        keys, total, next_cursor = paging.page_keys(positions, limit, cursor)
-        return paging.Page(flows=[head for head in map(self._head_if_any, keys) if head is not None],
-                           total=total, limit=limit, next_cursor=next_cursor)
+        # Paged from the cache, which keeps the tenant in list order (a stat per flow,
+        # a parse per changed head); then only the page's heads are read, as every
+        # reader reads them.
+        table = head_cache.scan(self.store, self.tenant).table
+        picked: Sequence[int] = range(len(table.keys))  # the table's rows that pass the filter
+        if status is not None or kind is not None:
+            picked = [at for at in picked if (status is None or table.statuses[at] == status)
+                      and (kind is None or table.kinds[at] == kind)]
+        shown, next_cursor = paging.page_range(len(picked), lambda number: table.position(picked[number]),
+                                               limit, cursor)
+        heads = (self._head_if_any(table.keys[picked[number]]) for number in shown)
+        return paging.Page(flows=[head for head in heads if head is not None],
+                           total=len(picked), limit=limit, next_cursor=next_cursor)
 
     def _head_if_any(self, key: str) -> Head | None:
         """The current head of flow `key`, None if it was deleted since the scan."""
@@ -286,8 +290,8 @@ class Flows:
 
             # Keys and ids from the cache, confirmed by a stat per flow, not a parse per head;
             # not written back: a write changes nothing but the flow it creates.
-            entries = head_cache.scan(self.store, self.tenant, write=False).entries
-            taken = {*entries, *(entry[head_cache.ID] for entry in entries.values())}
+            table = head_cache.scan(self.store, self.tenant, write=False).table
+            taken = {*table.keys, *table.ids}
             flow_id = flow_id or _new_id(self.tenant, key, taken)
             for label, value in (("key", key), ("id", flow_id)):
                 if value in taken:

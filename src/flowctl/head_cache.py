@@ -9,11 +9,17 @@ puts it under the `/flows/**/*.lock` line every store's .gitignore already
 has, so it is never committed: a committed tenant-wide file would conflict on
 every pair of concurrent creates on two branches). It holds, per flow, the
 few head fields `list` sorts and filters by (id, status, kind, updatedAt)
-with the stat of the `flow.json` they came from (size, mtime, ctime, inode);
-a release touches its head's times before its commit point (journal), so a
-release cut off after it shows too. A read stats each flow.json and re-parses
-only the flows whose stat changed; a flow directory added or removed shows in
-the tenant directory's own stat, and then its listing is read again.
+with the stat of the `flow.json` they came from (size, mtime, ctime, inode,
+mode), column by column and in `list` order; a release touches its head's times before its
+commit point (journal), so a release cut off after it shows too. A read
+stats each flow.json (git's index costs `git status` the same: one stat per
+file is the floor of noticing an in-place edit) and re-parses only the flows
+whose stat changed; a flow directory added or removed shows in the tenant
+directory's own stat, and then its listing is read again. When nothing
+changed, the stats are compared as one array of integers and the cached order
+is the page's order: no per-flow Python work beyond the stat, and loading
+10,000 flows makes a few lists, not 10,000 records (a fresh process pays for
+every object it allocates).
 
 Racy writes (git's "racy clean" problem): a file rewritten within the same
 timestamp tick, at the same size, keeps its stat. So an entry whose files
@@ -32,69 +38,127 @@ one. Stdlib only: read commands import neither pydantic nor rich.
 
 from __future__ import annotations
 
+import functools
+import gc
 import marshal
 import os
 import stat
 import sys
 import time
 import zlib
-from collections.abc import Iterable
+from array import array
 from pathlib import Path
-from typing import Any, Final, NamedTuple
+from typing import Final, NamedTuple
 
-from . import __version__, names, reading
+from . import __version__, names, reading, records
 from .errors import NotFound
-from .paging import stamp
+from .paging import Position, stamp
 from .records import Head
 from .store import Store, write_atomic
 
-FORMAT = 2
+FORMAT = 4
 RACY_NS = 3_000_000_000  # coarser than any file system's timestamps (FAT: 2 s)
 _MAGIC = b"flowctl-head-cache"
 
-Stat = tuple[int, int, int, int]  # flow.json's size, mtime, ctime and inode (ns): what a rewrite changes
-
-
-# What the cache knows of one flow, from its current head: a plain tuple (as marshal
-# stores it: 10,000 of them are used as loaded, never rebuilt into objects), read with
-# these indices. STAT is None when smudged (racy) or not a plain file: re-read every scan.
-Entry = tuple[str, str, str, int, "Stat | None"]
-ID: Final = 0
-STATUS: Final = 1
-KIND: Final = 2
-STAMP: Final = 3  # updatedAt as a number (paging.stamp), for list's order
-STAT: Final = 4
-
-
-def _stat(path: str, dir_fd: int | None = None) -> Stat | None:
-    """The signature of the plain file `path`, or None when there is none there (a
-    symlink, a directory: such a flow is read the slow way, which refuses it)."""
-    try:
-        st = os.stat(path, dir_fd=dir_fd, follow_symlinks=False)
-    except OSError:
-        return None
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) if stat.S_ISREG(st.st_mode) else None
-
-
-def _newest(signature: Stat) -> int:
-    return max(signature[1], signature[2])
-
-
+# What the cache knows of one flow, from its current head: id, status, kind and
+# updatedAt as a number (paging.stamp), for list's order.
+Entry = tuple[str, str, str, int]
+# The flow.json it came from, as a rewrite changes it: size, mtime, ctime, inode,
+# mode (a symlink or a directory put in its place shows in the mode).
+Sig = tuple[int, int, int, int, int]
+SIG_WIDTH: Final = 5
+# Sizes are never negative, so these never equal a file's signature.
+SMUDGED: Final = (-1, 0, 0, 0, 0)  # racy or not a plain file: re-read by every scan
+_MISSING: Final = (-2, 0, 0, 0, 0)  # no flow.json (removed since the listing)
+_INT64: Final = 1 << 64
 DirStat = tuple[int, int, int, int]  # the tenant directory's device, mtime, ctime, inode
+RANK: Final = {name: number for number, name in enumerate(records.STATUSES)}
+
+
+class Table(NamedTuple):
+    """The tenant's flows in `list` order (status, updatedAt newest first, key),
+    column by column: aligned lists (statuses and kinds interned, so marshal
+    stores each once) and the signatures as one int64 array, SIG_WIDTH a flow."""
+
+    keys: list[str]
+    ids: list[str]
+    statuses: list[str]
+    kinds: list[str]
+    stamps: list[int]
+    sigs: array[int]
+    others: list[str]  # names in the tenant directory that are no flow: re-read by every scan
+
+    def position(self, at: int) -> Position:
+        """Where the `at`-th flow stands in `list` (paging.Position)."""
+        return (RANK.get(self.statuses[at], len(RANK)), -self.stamps[at], self.keys[at])
+
+    def entry(self, at: int) -> Entry:
+        return (self.ids[at], self.statuses[at], self.kinds[at], self.stamps[at])
+
+    def sig(self, at: int) -> Sig:
+        return tuple(self.sigs[at * SIG_WIDTH:(at + 1) * SIG_WIDTH])  # type: ignore[return-value]
+
+    @classmethod
+    def of(cls, rows: list[tuple[str, Entry, Sig]], others: list[str]) -> Table:
+        """The table of (key, entry, signature) rows, sorted into list order."""
+        rows = sorted(rows, key=lambda row: position(row[0], row[1]))
+        return cls([row[0] for row in rows], [row[1][0] for row in rows],
+                   [sys.intern(row[1][1]) for row in rows], [sys.intern(row[1][2]) for row in rows],
+                   [row[1][3] for row in rows], array("q", [field for row in rows for field in row[2]]),
+                   sorted(others))
+
+
+def _empty() -> Table:
+    return Table([], [], [], [], [], array("q"), [])
+
+
+def position(key: str, row: Entry) -> Position:
+    return (RANK.get(row[1], len(RANK)), -row[3], key)
+
+
+class Loaded(NamedTuple):
+    table: Table
+    tenant: DirStat | None  # the tenant directory's stat when the listing was read
+    problem: str | None  # why the file on disk was not usable (for verify), else None
+
+
+class Scan(NamedTuple):
+    table: Table  # every flow of the tenant, in list order
+    parsed: int  # heads read from disk (the others came from the cache)
+
+
+def _signature(st: os.stat_result) -> Sig:
+    """A stat as int64s (an inode number past 2**63, as some network file systems
+    give, wrapped around: only equality matters)."""
+    fields = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode)
+    return tuple((field + (1 << 63)) % _INT64 - (1 << 63) for field in fields)  # type: ignore[return-value]
+
+
+def _signatures(dir_fd: int, keys: list[str]) -> array[int]:
+    """The signatures of each key's flow.json, _MISSING where there is none: the
+    hot loop of a 10,000-flow tenant, one stat each through a short path relative
+    to the tenant directory, its fields appended to one array, nothing kept."""
+    stat_of = functools.partial(os.stat, dir_fd=dir_fd, follow_symlinks=False)
+    paths = [key + "/flow.json" for key in keys]
+    found = array("q")
+    add = found.extend
+    try:
+        for st in map(stat_of, paths):
+            add((st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode))
+        return found
+    except (OSError, OverflowError):  # one missing, or a field past int64: again, one by one
+        found = array("q")
+        for path in paths:
+            try:
+                found.extend(_signature(stat_of(path)))
+            except OSError:
+                found.extend(_MISSING)
+        return found
 
 
 def _dir_stat(path: Path) -> DirStat:
     st = os.stat(path, follow_symlinks=False)
     return (st.st_dev, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-
-
-class Loaded(NamedTuple):
-    entries: dict[str, tuple[Any, ...] | None]  # key -> Entry fields, None: a listed name that is no flow
-    tenant: DirStat | None  # the tenant directory's stat when the listing was read
-    problem: str | None  # why the file on disk was not usable (for verify), else None
-
-
-_ABSENT = Loaded({}, None, None)
 
 
 def _header(tenant_dir: Path) -> bytes:
@@ -111,9 +175,9 @@ def load(path: Path, tenant_dir: Path) -> Loaded:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except FileNotFoundError:
-        return _ABSENT
+        return Loaded(_empty(), None, None)
     except OSError as exc:
-        return Loaded({}, None, f"cannot be read ({exc.strerror})")
+        return Loaded(_empty(), None, f"cannot be read ({exc.strerror})")
     try:
         mtime_ns = os.fstat(fd).st_mtime_ns
         with os.fdopen(fd, "rb") as fh:
@@ -121,31 +185,36 @@ def load(path: Path, tenant_dir: Path) -> Loaded:
         first, _, rest = raw.partition(b"\n")
         fields = first.rsplit(b" ", 3)
         if len(fields) != 4 or not raw.startswith(_MAGIC + b" "):
-            return Loaded({}, None, "is not a head cache")
+            return Loaded(_empty(), None, "is not a head cache")
         if fields[0] != _header(tenant_dir):
-            return _ABSENT  # another flowctl, Python or directory: rebuilt, not damage
+            return Loaded(_empty(), None, None)  # another flowctl, Python or directory: rebuilt, not damage
         if int(fields[1]) != len(rest) or int(fields[2]) != zlib.crc32(rest):
-            return Loaded({}, None, "is truncated or corrupt (its checksum fails)")
+            return Loaded(_empty(), None, "is truncated or corrupt (its checksum fails)")
         if int(fields[3]) >= mtime_ns:
             # Files newer than the cache that says it saw them: clocks disagree
             # (another machine's, a restored backup); nothing in it is trusted.
-            return _ABSENT
-        tenant, entries = marshal.loads(rest)
-        if not isinstance(entries, dict):
-            return Loaded({}, None, "is not a head cache")
-        return Loaded(entries, tuple(tenant) if tenant else None, None)
+            return Loaded(_empty(), None, None)
+        tenant, keys, ids, statuses, kinds, stamps, sig_bytes, others = marshal.loads(rest)
+        sigs = array("q")
+        sigs.frombytes(sig_bytes)
+        table = Table(keys, ids, statuses, kinds, stamps, sigs, others)
+        count = len(keys)
+        if not all(type(column) is list for column in (keys, ids, statuses, kinds, stamps, others)) \
+                or not len(ids) == len(statuses) == len(kinds) == len(stamps) == len(sigs) // SIG_WIDTH == count \
+                or len(sigs) % SIG_WIDTH:
+            return Loaded(_empty(), None, "is not a head cache")
+        return Loaded(table, tuple(tenant) if tenant else None, None)
     except (OSError, ValueError, TypeError, EOFError):
-        return Loaded({}, None, "is truncated or corrupt")
+        return Loaded(_empty(), None, "is truncated or corrupt")
 
 
-def dump(tenant_dir: Path, tenant: DirStat | None, entries: dict[str, Entry | None], newest: int) -> bytes:
-    payload = marshal.dumps((tenant, entries))
-    return b"%s %d %d %d\n" % (_header(tenant_dir), len(payload), zlib.crc32(payload), newest) + payload
-
-
-class Scan(NamedTuple):
-    entries: dict[str, Entry]  # every flow of the tenant
-    parsed: int  # heads read from disk (the others came from the cache)
+def dump(tenant_dir: Path, tenant: DirStat | None, table: Table) -> bytes:
+    """The cache file's bytes; its header names the newest time of any file it
+    vouches for (load refuses a cache whose own mtime is not later)."""
+    times = [*table.sigs[1::SIG_WIDTH], *table.sigs[2::SIG_WIDTH]]  # the tenant's stat is racy-checked by itself
+    payload = marshal.dumps((tenant, table.keys, table.ids, table.statuses, table.kinds, table.stamps,
+                             table.sigs.tobytes(), table.others))
+    return b"%s %d %d %d\n" % (_header(tenant_dir), len(payload), zlib.crc32(payload), max(times, default=0)) + payload
 
 
 def scan(store: Store, tenant: str, *, write: bool = True) -> Scan:
@@ -154,58 +223,79 @@ def scan(store: Store, tenant: str, *, write: bool = True) -> Scan:
     if anything changed and `write`, the cache rewritten (a failure to write is
     ignored: it is only a cache). Raises what reading a changed head raises (a
     damaged flow.json is exit 8, as without the cache)."""
+    # Thousands of objects are made here at once, none in a reference cycle: the
+    # cyclic collector would find nothing in them, but walk every object of the
+    # process each time they pass its threshold.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _scan(store, tenant, write)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _scan(store: Store, tenant: str, write: bool) -> Scan:
     tenant_dir = store.tenant_dir(tenant)
+    if write:
+        # Made before the tenant directory's stat is taken: making it later would
+        # change that stat, and the next read would list the directory again.
+        _make_cache_dir(store.head_cache(tenant).parent)
     try:
         tenant_stat = _dir_stat(tenant_dir)
     except FileNotFoundError:
-        return Scan({}, 0)
+        return Scan(_empty(), 0)
     loaded = load(store.head_cache(tenant), tenant_dir)
     racy_from = time.time_ns() - RACY_NS
-    cached = loaded.entries
-    if loaded.tenant == tenant_stat and max(tenant_stat[1], tenant_stat[2]) < racy_from:
-        listing: Iterable[str] = cached.keys()  # no flow directory added or removed since the cache was made
-    else:
-        # A name flowctl may take for a flow (not .tenant.lock, .cache, staging); a
-        # file or symlink there is read the slow way, which refuses it as today.
-        listing = [entry.name for entry in os.scandir(tenant_dir) if names.is_name(entry.name)]
-    found: dict[str, Entry] = {}
-    recorded: dict[str, Entry | None] = {}
-    parsed = 0
-    changed = loaded.problem is not None or loaded.tenant != tenant_stat
-    dir_fd = os.open(tenant_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)  # short paths stat faster
-    stat_, regular = os.stat, stat.S_IFREG
+    old = loaded.table
+    # No flow directory added or removed since the cache was made: its names are the listing.
+    same_listing = loaded.tenant == tenant_stat and max(tenant_stat[1], tenant_stat[2]) < racy_from
+    dir_fd = os.open(tenant_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        for key in listing:  # the hot loop of a 10,000-flow tenant: one stat per flow, nothing more
-            old = cached.get(key)
-            try:
-                st = stat_(key + "/flow.json", dir_fd=dir_fd, follow_symlinks=False)
-                seen = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) \
-                    if stat.S_IFMT(st.st_mode) == regular else None
-            except OSError:
-                seen = None
-            if old is not None and seen is not None and old[4] == seen:
-                found[key] = recorded[key] = old
-                continue
-            # Stat taken before the read: a change after it shows as a changed stat next time.
-            head = _read(store, tenant, key)
-            parsed += 1
-            if head is None:
-                recorded[key] = None
-                changed = changed or old is not None
-                continue
-            fresh = seen is not None and _newest(seen) < racy_from
-            entry: Entry = (head["id"], head["status"], head["kind"], stamp(head["updatedAt"]),
-                            seen if fresh else None)
-            changed = changed or old is None or tuple(entry) != tuple(old)
-            found[key] = recorded[key] = entry
+        if same_listing:
+            seen = _signatures(dir_fd, old.keys)
+            if seen == old.sigs and not old.others:
+                return Scan(old, 0)  # the warm path: nothing changed
+            listing = old.keys + old.others
+            seen += _signatures(dir_fd, old.others)
+            cached: list[int | None] = [*range(len(old.keys)), *[None] * len(old.others)]
+        else:
+            # A name flowctl may take for a flow (not .tenant.lock, .cache, staging); a
+            # file or symlink there is read the slow way, which refuses it as today.
+            listing = [entry.name for entry in os.scandir(dir_fd) if names.is_name(entry.name)]
+            at = {key: number for number, key in enumerate(old.keys)}
+            cached = [at.get(key) for key in listing]
+            seen = _signatures(dir_fd, listing)
     finally:
         os.close(dir_fd)
-    changed = changed or len(recorded) != len(cached)
-    if write and changed:
-        newest = max((_newest(stat_of) for entry in recorded.values() if entry and (stat_of := entry[STAT])),
-                     default=0)
-        save(store, tenant, tenant_stat, recorded, max(newest, tenant_stat[1], tenant_stat[2]))
-    return Scan(found, parsed)
+    table, parsed = _refresh(store, tenant, listing, seen, old, cached, racy_from)
+    if write and (loaded.problem is not None or loaded.tenant != tenant_stat or table != old):
+        save(store, tenant, tenant_stat, table)
+    return Scan(table, parsed)
+
+
+def _refresh(store: Store, tenant: str, listing: list[str], seen: array[int], old: Table,
+             cached: list[int | None], racy_from: int) -> tuple[Table, int]:
+    """The table of `listing`: `old`'s entries (at `cached`) whose flow.json kept
+    its signature, the others read again (stat taken before the read: a change
+    after it shows as a changed stat next time)."""
+    rows: list[tuple[str, Entry, Sig]] = []
+    others: list[str] = []
+    parsed = 0
+    for number, (key, at) in enumerate(zip(listing, cached, strict=True)):
+        now: Sig = tuple(seen[number * SIG_WIDTH:(number + 1) * SIG_WIDTH])  # type: ignore[assignment]
+        if at is not None and now == old.sig(at):
+            rows.append((key, old.entry(at), now))
+            continue
+        head = _read(store, tenant, key)
+        parsed += 1
+        if head is None:
+            others.append(key)
+            continue
+        fresh = now[0] >= 0 and stat.S_ISREG(now[4]) and max(now[1], now[2]) < racy_from
+        rows.append((key, (head["id"], head["status"], head["kind"], stamp(head["updatedAt"])),
+                     now if fresh else SMUDGED))
+    return Table.of(rows, others), parsed
 
 
 def _read(store: Store, tenant: str, key: str) -> Head | None:
@@ -216,17 +306,23 @@ def _read(store: Store, tenant: str, key: str) -> Head | None:
         return None
 
 
-def save(store: Store, tenant: str, tenant_stat: DirStat | None, entries: dict[str, Entry | None],
-         newest: int = 0) -> bool:
+def save(store: Store, tenant: str, tenant_stat: DirStat | None, table: Table) -> bool:
     """Write the cache atomically; False (and nothing changed) when it cannot be
     written: a read-only store or a full disk never fails a read."""
     path = store.head_cache(tenant)
     try:
-        path.parent.mkdir(exist_ok=True)
-        write_atomic(path, dump(store.tenant_dir(tenant), tenant_stat, entries, newest))
+        _make_cache_dir(path.parent)
+        write_atomic(path, dump(store.tenant_dir(tenant), tenant_stat, table))
     except OSError:
         return False
     return True
+
+
+def _make_cache_dir(directory: Path) -> None:
+    try:
+        directory.mkdir()
+    except OSError:
+        pass  # there already, or cannot be: then writing the cache fails, which is allowed
 
 
 def problems(store: Store, tenant: str) -> list[str]:
@@ -244,18 +340,29 @@ def problems(store: Store, tenant: str) -> list[str]:
     if loaded.problem:
         return [loaded.problem]
     found = []
-    for key, old in sorted(loaded.entries.items()):
-        seen = _stat(str(tenant_dir / key / "flow.json")) if names.is_name(key) else None
-        if old is None or old[4] is None or seen is None or seen != tuple(old[4]):
+    table = loaded.table
+    for at in sorted(range(len(table.keys)), key=table.keys.__getitem__):
+        key = table.keys[at]
+        if not names.is_name(key) or _stat(tenant_dir / key / "flow.json") != table.sig(at):
             continue  # not trusted by readers either: re-read by the next one
         try:
             head = reading.current_head(store.flow_files(tenant, key))
         except Exception:  # any damage is reported by the flow's own checks
             continue
-        if (head["id"], head["status"], head["kind"], stamp(head["updatedAt"])) != tuple(old[:4]):
+        if (head["id"], head["status"], head["kind"], stamp(head["updatedAt"])) != table.entry(at):
             found.append(f"its entry for flow {key!r} is stale (flow.json changed without its size, "
                          "times or inode changing)")
+    positions = [table.position(at) for at in range(len(table.keys))]
+    if positions != sorted(positions):
+        found.append("is not in list order")
     return found
+
+
+def _stat(path: Path) -> Sig | None:
+    try:
+        return _signature(os.stat(path, follow_symlinks=False))
+    except OSError:
+        return None
 
 
 def rebuild(store: Store, tenant: str) -> None:

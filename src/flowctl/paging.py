@@ -8,11 +8,12 @@ created meanwhile (keyset, not offset, pagination).
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
+from collections.abc import Callable
 from typing import NamedTuple
 
-from . import records
 from .errors import BadInput
 from .records import Head
 
@@ -26,22 +27,6 @@ class Page(NamedTuple):
     next_cursor: str | None = None
 
 
-def page(heads: list[Head], limit: int, cursor: str | None) -> Page:
-    """The page of `heads` (already filtered) after `cursor`, at most `limit` long."""
-    check_limit(limit)
-    after = _decode_cursor(cursor) if cursor else None
-    ordered = sorted(heads, key=_list_order)
-    remaining = [head for head in ordered if after is None or _list_order(head) > after]
-    shown = remaining[:limit]
-    more = len(remaining) > limit
-    return Page(
-        flows=shown,
-        total=len(ordered),
-        limit=limit,
-        next_cursor=_encode_cursor(_list_order(shown[-1])) if more and shown else None,
-    )
-
-
 Position = tuple[int, int, str]  # status rank, -updatedAt, key: list's sort key
 
 
@@ -50,29 +35,16 @@ def stamp(updated_at: str) -> int:
     return int(re.sub(r"\D", "", updated_at) or 0)
 
 
-def position(status: str, updated_at: int, key: str) -> Position:
-    """Where a flow stands in `list`: status rank, updatedAt newest first, key."""
-    return (records.STATUSES.index(status), -updated_at, key)
-
-
-def _list_order(head: Head) -> Position:
-    """Sort key of `list`: status rank, updatedAt newest first, key."""
-    return position(head["status"], stamp(head["updatedAt"]), head["key"])
-
-
-def page_keys(positions: list[Position], limit: int, cursor: str | None) -> tuple[list[str], int, str | None]:
-    """(the keys of the page after `cursor`, at most `limit`; the total; the next
-    cursor): the same page as `page`, picked by a heap, O(flows log page), not a sort."""
-    import heapq
-
+def page_range(count: int, position_at: Callable[[int], Position], limit: int,
+               cursor: str | None) -> tuple[range, str | None]:
+    """(the indices of the page after `cursor`, at most `limit`; the next cursor)
+    of `count` flows already in list order, `position_at(i)` the i-th's position:
+    a binary search for the cursor, then the page: O(page + log flows)."""
     check_limit(limit)
-    after = _decode_cursor(cursor) if cursor else None
-    remaining = positions if after is None else [p for p in positions if p > after]
-    shown = heapq.nsmallest(limit + 1, remaining)
-    more = len(shown) > limit
-    shown = shown[:limit]
-    return ([p[2] for p in shown], len(positions),
-            _encode_cursor(shown[-1]) if more and shown else None)
+    start = 0 if not cursor else bisect.bisect_right(range(count), _decode_cursor(cursor), key=position_at)
+    stop = min(start + limit, count)
+    more = stop < count
+    return range(start, stop), (_encode_cursor(position_at(stop - 1)) if more and stop > start else None)
 
 
 def check_limit(limit: int) -> None:
