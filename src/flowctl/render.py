@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import kinds
+from .plain import version_label, when
 from .records import Head, Snapshot, VersionEntry
 
 _DIFF_STYLES = {"add": "green", "remove": "red", "change": "yellow", "move": "cyan", "summary": "bold"}
@@ -25,17 +26,6 @@ def console(no_color: bool = False) -> Console:
     non-empty NO_COLOR (no-color.org) or a pipe."""
     plain = no_color or bool(os.environ.get("NO_COLOR"))
     return Console(no_color=plain, color_system=None if plain else "auto", highlight=False, soft_wrap=True)
-
-
-def when(stamp: str | None) -> str:
-    """`2026-03-15T14:30:00.000Z` as `2026-03-15 14:30 UTC` (ISO stays in JSON)."""
-    if not stamp:
-        return "-"
-    return f"{stamp[:10]} {stamp[11:16]} UTC"
-
-
-def version_label(version: int | None) -> str:
-    return f"v{version}" if version else "-"
 
 
 def source_label(source: dict[str, Any]) -> str:

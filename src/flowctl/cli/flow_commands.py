@@ -156,9 +156,14 @@ def list_flows(
                            "hasMore": page.next_cursor is not None, "nextCursor": page.next_cursor},
         })
     else:
-        from .. import render
+        from .. import plain
 
-        render.flows(page, no_color=settings.no_color)
+        if plain.on_terminal():
+            from .. import render
+
+            render.flows(page, no_color=settings.no_color)
+        else:  # a pipe or a log: one line per flow, and rich is not even imported
+            sys.stdout.write(plain.flows(page))
 
 
 @command(commands, "delete")
