@@ -87,6 +87,29 @@ class TestBehindFlowctlsBack:
         result = run("create", "h", "--name", "H", "--id", "id-g")
         assert result.exit_code == 4 and "already used" in result.stderr
 
+    def test_create_sees_a_copied_in_flows_id_without_stating_every_head(self, run: Run, store: Path) -> None:
+        """create without --id lists the tenant (not a stat per head): a flow copied
+        in is read, so its id is taken as a key too; a removed flow's id is free."""
+        make_flows(run, 2)
+        keys(run)
+        age_cache(store)
+        shutil.copytree(flow_dir(store, "f0"), flow_dir(store, "g"))
+        rewrite_head(store, "g", key="g", id="id-g")
+        result = run("create", "id-g", "--name", "clash")
+        assert result.exit_code == 4 and "already used" in result.stderr
+        shutil.rmtree(flow_dir(store, "f1"))
+        assert run("create", "id-1", "--name", "free again").exit_code == 0
+
+    def test_create_with_an_id_checks_heads_rewritten_in_place(self, run: Run, store: Path) -> None:
+        """--id confirms every head by its stat first: an id changed in place (damage
+        verify reports, but there) is still refused."""
+        make_flows(run, 2)
+        keys(run)
+        age_cache(store)
+        rewrite_head(store, "f1", id="id-edited")
+        result = run("create", "h", "--name", "H", "--id", "id-edited")
+        assert result.exit_code == 4 and "already used" in result.stderr
+
     def test_flow_removed(self, run: Run, store: Path) -> None:
         """A flow directory removed behind flowctl's back is no longer listed."""
         make_flows(run, 3)
@@ -273,6 +296,7 @@ class TestDamagedCache:
     def test_cache_place_taken_by_a_file(self, run: Run, store: Path) -> None:
         """`.cache` being a file (cannot be written): reads still work."""
         make_flows(run, 1)
+        shutil.rmtree(store / "flows" / "default" / ".cache", ignore_errors=True)
         (store / "flows" / "default" / ".cache").write_text("not a directory", encoding="utf-8")
         assert keys(run) == ["f0"]
 
@@ -299,6 +323,58 @@ class TestListFromTheCache:
             cold = pages(*args, cold=True)
             assert pages(*args, cold=False) == cold
             assert cold[0]["pagination"]["total"] == {(): 7, ("--status", "paused"): 2}.get(args, 7)
+
+
+class TestUpdatedInPlace:
+    """The cache is updated by its changes, not rebuilt: rows re-read or added are
+    put in their places, removed ones dropped. Every step here is checked
+    against a cold read of the same files (no cache)."""
+
+    @pytest.mark.usefixtures("trusted")
+    def test_mixed_changes_match_a_cold_read(self, run: Run, store: Path, tmp_path: Path) -> None:
+        import random
+
+        make_flows(run, 12)
+        chooser = random.Random(13)  # pinned: the same steps every run
+        statuses = ["draft", "paused", "archived"]
+        made = 12
+        for step in range(25):
+            present = sorted(p.name for p in (store / "flows" / "default").iterdir() if p.name.startswith("f"))
+            action = chooser.choice(["add", "remove", "rewrite", "rewrite", "nothing"])
+            if action == "add" or len(present) < 3:
+                source = chooser.choice(present)
+                key = f"f{made}"
+                made += 1
+                shutil.copytree(flow_dir(store, source), flow_dir(store, key))
+                month = chooser.randint(1, 9)
+                rewrite_head(store, key, key=key, id=f"id-{key}", updatedAt=f"2026-0{month}-01T00:00:00.000Z")
+            elif action == "remove":
+                shutil.rmtree(flow_dir(store, chooser.choice(present)))
+            elif action == "rewrite":
+                for key in chooser.sample(present, k=min(len(present), chooser.randint(1, 3))):
+                    rewrite_head(store, key, status=chooser.choice(statuses),
+                                 updatedAt=f"2026-{chooser.randint(10, 12)}-0{chooser.randint(1, 9)}T00:00:00.000Z")
+            warm = run.json("list", "--limit", "1000")
+            age_cache(store)
+            shutil.copy2(store / CACHE, tmp_path / "cache")
+            (store / CACHE).unlink()
+            cold = run.json("list", "--limit", "1000")
+            assert warm == cold, f"step {step} ({action})"
+            shutil.copy2(tmp_path / "cache", store / CACHE)  # keep the warm one for the next step
+
+    @pytest.mark.usefixtures("trusted")
+    def test_one_new_flow_rereads_one_head(self, run: Run, store: Path) -> None:
+        """A flow added to a warm tenant is the only head read: the others come
+        from the cache, merged in list order."""
+        make_flows(run, 5)
+        keys(run)
+        age_cache(store)
+        assert scan(store).parsed == 0
+        assert run("create", "g", "--name", "G").exit_code == 0
+        found = scan(store)
+        assert found.parsed == 1
+        assert found.table.keys == ["f0", "f1", "f2", "f3", "f4", "g"]  # one clock in tests: by key
+        assert found.table == head_cache.scan(Store.open(store), "default").table
 
 
 class TestVersionsLimit:

@@ -288,9 +288,12 @@ class Flows:
         with self.store.tenant_lock(self.tenant, self.lock_timeout):
             from . import head_cache
 
-            # Keys and ids from the cache, confirmed by a stat per flow, not a parse per head;
-            # not written back: a write changes nothing but the flow it creates.
-            table = head_cache.scan(self.store, self.tenant, write=False).table
+            # Keys and ids from the cache, not a parse per head. An id given is checked
+            # against the heads as they are now (a stat per flow); a new one needs only
+            # the flows there are (ids never change), and its 48 random bits. Written
+            # back only when many heads were read (flows pulled in since the last read):
+            # otherwise writing 10,000 rows would cost more than it saves.
+            table = head_cache.scan(self.store, self.tenant, rewrite_after=64, ids_only=flow_id is None).table
             taken = {*table.keys, *table.ids}
             flow_id = flow_id or _new_id(self.tenant, key, taken)
             for label, value in (("key", key), ("id", flow_id)):

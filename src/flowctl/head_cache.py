@@ -38,6 +38,7 @@ one. Stdlib only: read commands import neither pydantic nor rich.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import gc
 import marshal
@@ -48,7 +49,7 @@ import time
 import zlib
 from array import array
 from pathlib import Path
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from . import __version__, names, reading, records
 from .errors import NotFound
@@ -96,16 +97,47 @@ class Table(NamedTuple):
         return (self.ids[at], self.statuses[at], self.kinds[at], self.stamps[at])
 
     def sig(self, at: int) -> Sig:
-        return tuple(self.sigs[at * SIG_WIDTH:(at + 1) * SIG_WIDTH])  # type: ignore[return-value]
+        return _sig_at(self.sigs, at)
 
-    @classmethod
-    def of(cls, rows: list[tuple[str, Entry, Sig]], others: list[str]) -> Table:
-        """The table of (key, entry, signature) rows, sorted into list order."""
-        rows = sorted(rows, key=lambda row: position(row[0], row[1]))
-        return cls([row[0] for row in rows], [row[1][0] for row in rows],
-                   [sys.intern(row[1][1]) for row in rows], [sys.intern(row[1][2]) for row in rows],
-                   [row[1][3] for row in rows], array("q", [field for row in rows for field in row[2]]),
-                   sorted(others))
+    def _columns(self) -> tuple[list[Any], ...]:
+        return (self.keys, self.ids, self.statuses, self.kinds, self.stamps)
+
+    def select(self, picked: list[int]) -> Table:
+        """The rows at `picked` (ascending, so still in list order)."""
+        sigs = array("q")
+        for at in picked:
+            sigs.extend(self.sigs[at * SIG_WIDTH:(at + 1) * SIG_WIDTH])
+        keys, ids, statuses, kinds, stamps = ([column[at] for at in picked] for column in self._columns())
+        return Table(keys, ids, statuses, kinds, stamps, sigs, self.others)
+
+    def merged(self, rows: list[tuple[str, Entry, Sig]], others: list[str]) -> Table:
+        """This table with `rows` (key, entry, signature) put in their places in
+        list order, and `others` as its names that are no flow: a binary search
+        per row, then slices of the columns, never a sort of the whole table."""
+        columns: tuple[list[Any], ...] = ([], [], [], [], [])
+        sigs = array("q")
+
+        def take(start: int, stop: int) -> None:
+            for column, source in zip(columns, self._columns(), strict=True):
+                column.extend(source[start:stop])
+            sigs.extend(self.sigs[start * SIG_WIDTH:stop * SIG_WIDTH])
+
+        start = 0
+        for key, entry, sig in sorted(rows, key=lambda row: position(row[0], row[1])):
+            cut = bisect.bisect_left(range(len(self.keys)), position(key, entry), lo=start, key=self.position)
+            take(start, cut)
+            for column, value in zip(columns, (key, entry[0], sys.intern(entry[1]), sys.intern(entry[2]), entry[3]),
+                                     strict=True):
+                column.append(value)
+            sigs.extend(sig)
+            start = cut
+        take(start, len(self.keys))
+        keys, ids, statuses, kinds, stamps = columns
+        return Table(keys, ids, statuses, kinds, stamps, sigs, sorted(others))
+
+
+def _sig_at(sigs: array[int], at: int) -> Sig:
+    return tuple(sigs[at * SIG_WIDTH:(at + 1) * SIG_WIDTH])  # type: ignore[return-value]
 
 
 def _empty() -> Table:
@@ -217,29 +249,37 @@ def dump(tenant_dir: Path, tenant: DirStat | None, table: Table) -> bytes:
     return b"%s %d %d %d\n" % (_header(tenant_dir), len(payload), zlib.crc32(payload), max(times, default=0)) + payload
 
 
-def scan(store: Store, tenant: str, *, write: bool = True) -> Scan:
+def scan(store: Store, tenant: str, *, rewrite_after: int | None = 0, ids_only: bool = False) -> Scan:
     """Every flow of the tenant as the cache and the files agree it is now: a stat
-    of each flow.json, a parse of each head whose stat changed (or is racy), then,
-    if anything changed and `write`, the cache rewritten (a failure to write is
-    ignored: it is only a cache). Raises what reading a changed head raises (a
-    damaged flow.json is exit 8, as without the cache)."""
+    of each flow.json, a parse of each head whose stat changed (or is racy), then
+    the cache rewritten if anything changed and at least `rewrite_after` heads
+    were read (None: never; a failure to write is ignored: it is only a cache).
+    Raises what reading a changed head raises (a damaged flow.json is exit 8, as
+    without the cache).
+
+    `ids_only` (create, keeping keys and ids unique) skips the stat of each
+    flow.json: a flow's id never changes (every snapshot names it; verify
+    reports a head that says otherwise), so the ids of the flow directories
+    still there stay right whatever else a rewrite changed; directories added
+    (a pull, a copy) are listed and read, removed ones dropped, as always."""
     # Thousands of objects are made here at once, none in a reference cycle: the
     # cyclic collector would find nothing in them, but walk every object of the
     # process each time they pass its threshold.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _scan(store, tenant, write)
+        return _scan(store, tenant, rewrite_after, ids_only)
     finally:
         if collecting:
             gc.enable()
 
 
-def _scan(store: Store, tenant: str, write: bool) -> Scan:
+def _scan(store: Store, tenant: str, rewrite_after: int | None, ids_only: bool) -> Scan:
     tenant_dir = store.tenant_dir(tenant)
-    if write:
-        # Made before the tenant directory's stat is taken: making it later would
-        # change that stat, and the next read would list the directory again.
+    if rewrite_after == 0:
+        # A read, which writes the cache whenever anything changed: its directory is
+        # made before the tenant directory's stat is taken (making it later would
+        # change that stat, and the next read would list the directory again).
         _make_cache_dir(store.head_cache(tenant).parent)
     try:
         tenant_stat = _dir_stat(tenant_dir)
@@ -247,55 +287,77 @@ def _scan(store: Store, tenant: str, write: bool) -> Scan:
         return Scan(_empty(), 0)
     loaded = load(store.head_cache(tenant), tenant_dir)
     racy_from = time.time_ns() - RACY_NS
-    old = loaded.table
-    # No flow directory added or removed since the cache was made: its names are the listing.
-    same_listing = loaded.tenant == tenant_stat and max(tenant_stat[1], tenant_stat[2]) < racy_from
+    old = kept = loaded.table
+    candidates = old.others  # names to read as heads: new ones, and those that were no flow
     dir_fd = os.open(tenant_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        if same_listing:
-            seen = _signatures(dir_fd, old.keys)
-            if seen == old.sigs and not old.others:
-                return Scan(old, 0)  # the warm path: nothing changed
-            listing = old.keys + old.others
-            seen += _signatures(dir_fd, old.others)
-            cached: list[int | None] = [*range(len(old.keys)), *[None] * len(old.others)]
-        else:
+        # Unless no flow directory was added or removed since the cache was made
+        # (the tenant directory's stat is unchanged, and old enough), list it.
+        if loaded.tenant != tenant_stat or max(tenant_stat[1], tenant_stat[2]) >= racy_from:
+            present = set(os.listdir(dir_fd))
+            if not present.issuperset(old.keys):
+                kept = old.select([at for at, key in enumerate(old.keys) if key in present])
             # A name flowctl may take for a flow (not .tenant.lock, .cache, staging); a
             # file or symlink there is read the slow way, which refuses it as today.
-            listing = [entry.name for entry in os.scandir(dir_fd) if names.is_name(entry.name)]
-            at = {key: number for number, key in enumerate(old.keys)}
-            cached = [at.get(key) for key in listing]
-            seen = _signatures(dir_fd, listing)
+            candidates = sorted(name for name in present.difference(kept.keys) if names.is_name(name))
+        seen = kept.sigs if ids_only else _signatures(dir_fd, kept.keys)
+        changed = [] if seen == kept.sigs else _changed(seen, kept.sigs)
+        fresh = [(kept.keys[at], _sig_at(seen, at)) for at in changed]
+        new_sigs = _signatures(dir_fd, candidates)
+        fresh += [(key, _sig_at(new_sigs, at)) for at, key in enumerate(candidates)]
     finally:
         os.close(dir_fd)
-    table, parsed = _refresh(store, tenant, listing, seen, old, cached, racy_from)
-    if write and (loaded.problem is not None or loaded.tenant != tenant_stat or table != old):
+    if not fresh and kept is old:
+        return Scan(old, 0)  # the warm path: nothing changed
+    if changed:
+        gone = set(changed)
+        kept = kept.select([at for at in range(len(kept.keys)) if at not in gone])
+    rows, others = _read_heads(store, tenant, fresh, racy_from)
+    table = kept.merged(rows, others)
+    if rewrite_after is not None and len(fresh) >= rewrite_after and \
+            (loaded.problem is not None or loaded.tenant != tenant_stat or table != old):
         save(store, tenant, tenant_stat, table)
-    return Scan(table, parsed)
+    return Scan(table, len(fresh))
 
 
-def _refresh(store: Store, tenant: str, listing: list[str], seen: array[int], old: Table,
-             cached: list[int | None], racy_from: int) -> tuple[Table, int]:
-    """The table of `listing`: `old`'s entries (at `cached`) whose flow.json kept
-    its signature, the others read again (stat taken before the read: a change
-    after it shows as a changed stat next time)."""
+def _changed(now: array[int], then: array[int]) -> list[int]:
+    """The rows whose signatures differ, found by halving: a few comparisons of
+    byte strings (memcmp) find k changed rows among n in O(k log n) of them,
+    not n comparisons of tuples in Python."""
+    now_bytes, then_bytes = now.tobytes(), then.tobytes()
+    size = SIG_WIDTH * now.itemsize
+    found: list[int] = []
+
+    def search(low: int, high: int) -> None:
+        if now_bytes[low * size:high * size] == then_bytes[low * size:high * size]:
+            return
+        if high - low == 1:
+            found.append(low)
+            return
+        middle = (low + high) // 2
+        search(low, middle)
+        search(middle, high)
+
+    search(0, len(now) // SIG_WIDTH)
+    return found
+
+
+def _read_heads(store: Store, tenant: str, fresh: list[tuple[str, Sig]],
+                racy_from: int) -> tuple[list[tuple[str, Entry, Sig]], list[str]]:
+    """The rows of the flows named in `fresh`, read from their heads (their stat,
+    taken before the read, kept only when old enough to trust: a change after it
+    shows as a changed stat next time), and the names that are no flow."""
     rows: list[tuple[str, Entry, Sig]] = []
     others: list[str] = []
-    parsed = 0
-    for number, (key, at) in enumerate(zip(listing, cached, strict=True)):
-        now: Sig = tuple(seen[number * SIG_WIDTH:(number + 1) * SIG_WIDTH])  # type: ignore[assignment]
-        if at is not None and now == old.sig(at):
-            rows.append((key, old.entry(at), now))
-            continue
+    for key, now in fresh:
         head = _read(store, tenant, key)
-        parsed += 1
         if head is None:
             others.append(key)
             continue
-        fresh = now[0] >= 0 and stat.S_ISREG(now[4]) and max(now[1], now[2]) < racy_from
+        trusted = now[0] >= 0 and stat.S_ISREG(now[4]) and max(now[1], now[2]) < racy_from
         rows.append((key, (head["id"], head["status"], head["kind"], stamp(head["updatedAt"])),
-                     now if fresh else SMUDGED))
-    return Table.of(rows, others), parsed
+                     now if trusted else SMUDGED))
+    return rows, others
 
 
 def _read(store: Store, tenant: str, key: str) -> Head | None:
