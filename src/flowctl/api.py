@@ -26,9 +26,10 @@ from typing import Any, cast
 
 from . import jsonio, kinds, reading
 from .errors import BadInput
-from .flows import Flows, default_actor, mark_lines, version_number, versions_lines
+from .flows import Flows, default_actor, version_number
 from .names import check_tenant
 from .paging import Page
+from .reading import mark_lines, versions_lines
 from .records import Head, Snapshot, VersionEntry
 from .store import FlowFiles
 from .store import Store as _StoreRoot

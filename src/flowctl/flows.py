@@ -8,7 +8,6 @@ Nothing here prints or exits; failures are `FlowctlError`s.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,31 +65,6 @@ def version_number(head: Head, which: str | int) -> int:
             raise NotFound(f"flow {head['key']!r} has no versions: publish it first")
         return head["latestVersion"]
     return int(which)
-
-
-def versions_lines(files: FlowFiles, head: Head) -> list[bytes]:
-    """Every version's entry of `head` as one compact JSON line (no newline),
-    oldest first: straight from the index when it is sound, else rebuilt from
-    the entries `reading.read_versions` finds."""
-    lines = reading.read_index_lines(files, head)
-    if lines is None:
-        lines = [jsonio.compact_line(entry).rstrip(b"\n") for entry in reading.read_versions(files, head)]
-    return lines
-
-
-def mark_lines(lines: list[bytes], head: Head, signed: bool, first: int = 1) -> list[bytes]:
-    """Index lines (versions `first`, `first`+1, …) as `versions --json` items:
-    with `signed`, an unsigned entry says `"signature": null`; a policy's each
-    carry `active` (the policy versions endpoint's field). What the read API's
-    Flow.versions_lines does for the whole list."""
-    if signed:  # every signed line ends with its signature object
-        lines = [line if line.endswith(b"}}") and b',"signature":{' in line else line[:-1] + b',"signature":null}'
-                 for line in lines]
-    if kinds.kind(head["kind"]).rollback == "swap":
-        active = head["activeVersion"]
-        lines = [line[:-1] + (b',"active":true}' if number == active else b',"active":false}')
-                 for number, line in enumerate(lines, start=first)]
-    return lines
 
 
 class Flows:
@@ -199,7 +173,7 @@ class Flows:
         oldest first: straight from the index when it is sound, so printing
         10,000 versions builds no dicts."""
         files, head = self._read(flow)
-        return head, versions_lines(files, head)
+        return head, reading.versions_lines(files, head)
 
     def newest_versions_lines(self, flow: str, limit: int) -> tuple[Head, list[bytes]]:
         """The head and the entries of the newest `limit` versions, oldest first,
@@ -209,7 +183,7 @@ class Flows:
             raise BadInput(f"--limit must be at least 1 (got {limit})")
         files, head = self._read(flow)
         lines = reading.read_index_tail(files, head, limit)
-        return head, mark_lines(lines, head, "signing" in self.store.settings,
+        return head, reading.mark_lines(lines, head, "signing" in self.store.settings,
                                 first=head["latestVersion"] - len(lines) + 1)
 
     def history(self, flow: str) -> list[dict[str, Any]]:
@@ -295,7 +269,7 @@ class Flows:
             # otherwise writing 10,000 rows would cost more than it saves.
             table = head_cache.scan(self.store, self.tenant, rewrite_after=64, ids_only=flow_id is None).table
             taken = {*table.keys, *table.ids}
-            flow_id = flow_id or _new_id(self.tenant, key, taken)
+            flow_id = flow_id or names.new_id(self.tenant, key, taken)
             for label, value in (("key", key), ("id", flow_id)):
                 if value in taken:
                     raise Conflict(f"{label} {value!r} is already used by a flow of tenant {self.tenant!r}")
@@ -457,22 +431,3 @@ def _paused_reason(head: Head, status: str | None, reason: str | None) -> dict[s
     if (status or head["status"]) != "paused":
         raise BadInput("a paused reason goes with status paused", hint="add --status paused")
     return {"pausedReason": reason}
-
-
-def _new_id(tenant: str, key: str, taken: set[str]) -> str:
-    """flow_ + 12 hex chars; derived from SOURCE_DATE_EPOCH when it is set, so
-    reproducible runs write byte-identical files."""
-    import hashlib
-
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch:
-        salt = 0
-        while True:
-            digest = hashlib.sha256(f"{epoch}/{tenant}/{key}/{salt}".encode()).hexdigest()[:12]
-            if f"flow_{digest}" not in taken:
-                return f"flow_{digest}"
-            salt += 1
-    while True:
-        candidate = f"flow_{os.urandom(6).hex()}"
-        if candidate not in taken:
-            return candidate

@@ -7,6 +7,7 @@ absolute paths, upper case) is bad input (exit 2) before any file is touched.
 
 from __future__ import annotations
 
+import os
 import re
 
 from .errors import BadInput
@@ -49,3 +50,22 @@ def check_tenant(value: str) -> str:
 def is_name(value: str) -> bool:
     """Tell whether `value` passes the key rules (used to skip stray entries)."""
     return bool(value) and len(value) <= KEY_MAX and bool(_NAME.match(value)) and ".." not in value
+
+
+def new_id(tenant: str, key: str, taken: set[str]) -> str:
+    """flow_ + 12 hex chars; derived from SOURCE_DATE_EPOCH when it is set, so
+    reproducible runs write byte-identical files."""
+    import hashlib
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        salt = 0
+        while True:
+            digest = hashlib.sha256(f"{epoch}/{tenant}/{key}/{salt}".encode()).hexdigest()[:12]
+            if f"flow_{digest}" not in taken:
+                return f"flow_{digest}"
+            salt += 1
+    while True:
+        candidate = f"flow_{os.urandom(6).hex()}"
+        if candidate not in taken:
+            return candidate

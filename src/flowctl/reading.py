@@ -15,7 +15,7 @@ import stat
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
-from . import jsonio, records
+from . import jsonio, kinds, records
 from .errors import IntegrityError, NotFound
 from .records import Head, Snapshot, VersionEntry
 from .store import FlowFiles, open_nofollow, read_bytes, read_json
@@ -327,3 +327,28 @@ def read_audit(files: FlowFiles, head: Head) -> list[dict[str, Any]]:
         if entry["rowVersion"] <= head["rowVersion"]:  # type: ignore[index]
             entries.append(entry)
     return entries  # type: ignore[return-value]
+
+
+def versions_lines(files: FlowFiles, head: Head) -> list[bytes]:
+    """Every version's entry of `head` as one compact JSON line (no newline),
+    oldest first: straight from the index when it is sound, else rebuilt from
+    the entries `read_versions` finds."""
+    lines = read_index_lines(files, head)
+    if lines is None:
+        lines = [jsonio.compact_line(entry).rstrip(b"\n") for entry in read_versions(files, head)]
+    return lines
+
+
+def mark_lines(lines: list[bytes], head: Head, signed: bool, first: int = 1) -> list[bytes]:
+    """Index lines (versions `first`, `first`+1, …) as `versions --json` items:
+    with `signed`, an unsigned entry says `"signature": null`; a policy's each
+    carry `active` (the policy versions endpoint's field). What the read API's
+    Flow.versions_lines does for the whole list."""
+    if signed:  # every signed line ends with its signature object
+        lines = [line if line.endswith(b"}}") and b',"signature":{' in line else line[:-1] + b',"signature":null}'
+                 for line in lines]
+    if kinds.kind(head["kind"]).rollback == "swap":
+        active = head["activeVersion"]
+        lines = [line[:-1] + (b',"active":true}' if number == active else b',"active":false}')
+                 for number, line in enumerate(lines, start=first)]
+    return lines
