@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from flowctl import head_cache
+from flowctl import store as store_module
 from flowctl.store import Store
 
 from conftest import Run, flow_dir
@@ -289,7 +290,7 @@ class TestDamagedCache:
         def refuse(path: Path, data: bytes) -> None:
             raise OSError(30, "Read-only file system")
 
-        monkeypatch.setattr(head_cache, "write_atomic", refuse)
+        monkeypatch.setattr(store_module, "write_atomic", refuse)
         assert keys(run) == ["f0", "f1"]
         assert not (store / CACHE).exists()
 

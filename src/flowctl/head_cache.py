@@ -55,7 +55,7 @@ from . import __version__, names, reading, records
 from .errors import NotFound
 from .paging import Position, stamp
 from .records import Head
-from .store import Store, write_atomic
+from .store import Store, write_cache_file
 
 FORMAT = 4
 RACY_NS = 3_000_000_000  # coarser than any file system's timestamps (FAT: 2 s)
@@ -92,7 +92,7 @@ class Table(NamedTuple):
 
     def position(self, at: int) -> Position:
         """Where the `at`-th flow stands in `list` (paging.Position)."""
-        return (RANK.get(self.statuses[at], len(RANK)), -self.stamps[at], self.keys[at])
+        return position(self.keys[at], self.entry(at))
 
     def entry(self, at: int) -> Entry:
         return (self.ids[at], self.statuses[at], self.kinds[at], self.stamps[at])
@@ -146,6 +146,7 @@ def _empty() -> Table:
 
 
 def position(key: str, row: Entry) -> Position:
+    """Where a flow stands in `list`: status rank, updatedAt newest first, key."""
     return (RANK.get(row[1], len(RANK)), -row[3], key)
 
 
@@ -176,7 +177,7 @@ def _signatures(dir_fd: int, keys: list[str]) -> array[int]:
     found = array("q")
     add = found.extend
     try:
-        for st in map(stat_of, paths):
+        for st in map(stat_of, paths):  # _signature's fields, without its wrap past int64 (rare, below)
             add((st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode))
         return found
     except (OSError, OverflowError):  # one missing, or a field past int64: again, one by one
@@ -375,13 +376,7 @@ def _read(store: Store, tenant: str, key: str) -> Head | None:
 def save(store: Store, tenant: str, tenant_stat: DirStat | None, table: Table) -> bool:
     """Write the cache atomically; False (and nothing changed) when it cannot be
     written: a read-only store or a full disk never fails a read."""
-    path = store.head_cache(tenant)
-    try:
-        _make_cache_dir(path.parent)
-        write_atomic(path, dump(store.tenant_dir(tenant), tenant_stat, table))
-    except OSError:
-        return False
-    return True
+    return write_cache_file(store.head_cache(tenant), dump(store.tenant_dir(tenant), tenant_stat, table))
 
 
 def _make_cache_dir(directory: Path) -> None:

@@ -26,7 +26,7 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
-from .store import write_atomic
+from .store import write_cache_file
 
 _MAGIC = b"flowctl-index-seal 1"
 _MAX_BYTES = 256  # the one line; anything longer is not a seal
@@ -68,13 +68,6 @@ def vouched(index: Path, raw: bytes) -> Sealed:
 def write(index: Path, held: bytes, lines: int) -> None:
     """Seal versions 1..`lines` as held by `held` (the index's first bytes).
     A failure (read-only store, full disk) is ignored: it is only a cache."""
-    target = path_of(index)
-    try:
-        try:
-            target.parent.mkdir()
-        except FileExistsError:
-            pass
-        write_atomic(target, b"%s %d %d %s\n" % (_MAGIC, lines, len(held), hashlib.sha256(held).hexdigest().encode()))
-    except OSError:
-        pass
+    write_cache_file(path_of(index), b"%s %d %d %s\n" % (_MAGIC, lines, len(held),
+                                                          hashlib.sha256(held).hexdigest().encode()))
 

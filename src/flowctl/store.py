@@ -93,6 +93,19 @@ def write_atomic(target: Path, data: bytes) -> None:
     fsync_dir(target.parent)
 
 
+def write_cache_file(target: Path, data: bytes) -> bool:
+    """Write a local cache file (in a tenant's `.cache/`: this machine's, never
+    history) atomically, making its directory; False, and nothing changed, when
+    it cannot be written (a read-only store, a full disk): a cache never fails
+    the command that keeps it."""
+    try:
+        target.parent.mkdir(exist_ok=True)
+        write_atomic(target, data)
+    except OSError:
+        return False
+    return True
+
+
 def create_exclusive(target: Path, data: bytes) -> None:
     """Create `target` with `data`, failing with Conflict if it already exists.
 
