@@ -261,9 +261,8 @@ class TestDamagedCache:
         age_cache(store)
         loaded = head_cache.load(store / CACHE, store / "flows" / "default")
         table = loaded.table
-        sigs = array("q", [field for at in reversed(range(3)) for field in table.sig(at)])
         backwards = head_cache.Table(table.keys[::-1], table.ids[::-1], table.statuses[::-1], table.kinds[::-1],
-                                     table.stamps[::-1], sigs, table.others)
+                                     table.stamps[::-1], table.sigs[::-1], table.others, table.newest)
         assert head_cache.save(root, "default", loaded.tenant, backwards)
         age_cache(store)
         assert keys(run) == ["f2", "f1", "f0"]  # what a lying cache would show
@@ -273,14 +272,29 @@ class TestDamagedCache:
         assert keys(run) == ["f0", "f1", "f2"]
 
     def test_a_stat_past_int64_is_still_a_signature(self) -> None:
-        """An inode number past 2**63 (some network file systems) fits the cache's
-        int64 signature, distinct from the never-matching SMUDGED one."""
+        """An inode number past 2**63 (some network file systems) still gives an
+        int64 signature, never one of the markers."""
         huge = os.stat_result((0o100644, 2**64 - 1, 1, 1, 0, 0, 10, 0, 0, 0),
                               {"st_atime_ns": 0, "st_mtime_ns": 5, "st_ctime_ns": 5})
         signature = head_cache._signature(huge)
-        assert all(-(2**63) <= field < 2**63 for field in signature)
-        assert signature != head_cache.SMUDGED and signature[3] == -1
-        assert array("q", signature).tolist() == list(signature)
+        assert -(2**63) <= signature < 2**63 and signature != head_cache.SMUDGED
+        assert array("q", [signature])[0] == signature
+
+    @pytest.mark.parametrize("field", range(5))
+    def test_a_change_of_any_one_stat_field_changes_the_signature(self, field: int) -> None:
+        """What an in-place rewrite changes (size, mtime, ctime; inode and mode for a
+        replaced file) changes the signature, even by one, even at extreme values."""
+        def signature(fields: list[int]) -> int:
+            size, mtime, ctime, ino, mode = fields
+            return head_cache._signature(os.stat_result(
+                (mode, ino, 1, 1, 0, 0, size, 0, 0, 0), {"st_atime_ns": 0, "st_mtime_ns": mtime, "st_ctime_ns": ctime}))
+
+        for base in ([512, 1_764_000_000_123_456_789, 1_764_000_000_123_456_789, 4242, 0o100644],
+                     [0, 0, 0, 0, 0], [2**40, 2**62, 2**62, 2**64 - 1, 0o120777]):
+            for delta in (1, 2, 1000, 2**61 - 2):
+                changed = list(base)
+                changed[field] += delta
+                assert signature(changed) != signature(base), (field, base, delta)
 
     def test_cache_write_failure_never_fails_a_read(self, run: Run, store: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,17 +9,26 @@ puts it under the `/flows/**/*.lock` line every store's .gitignore already
 has, so it is never committed: a committed tenant-wide file would conflict on
 every pair of concurrent creates on two branches). It holds, per flow, the
 few head fields `list` sorts and filters by (id, status, kind, updatedAt)
-with the stat of the `flow.json` they came from (size, mtime, ctime, inode,
-mode), column by column and in `list` order; a release touches its head's times before its
-commit point (journal), so a release cut off after it shows too. A read
+with a signature of the stat of the `flow.json` they came from (a hash of its
+size, mtime, ctime, inode and mode), column by column and in `list` order; a
+release touches its head's times before its commit point (journal), so a
+release cut off after it shows too. A read
 stats each flow.json (git's index costs `git status` the same: one stat per
 file is the floor of noticing an in-place edit) and re-parses only the flows
 whose stat changed; a flow directory added or removed shows in the tenant
 directory's own stat, and then its listing is read again. When nothing
-changed, the stats are compared as one array of integers and the cached order
-is the page's order: no per-flow Python work beyond the stat, and loading
-10,000 flows makes a few lists, not 10,000 records (a fresh process pays for
-every object it allocates).
+changed, the signatures are compared as one array of integers and the cached
+order is the page's order: no per-flow Python work beyond the stat and its
+hash, and loading 10,000 flows makes a few lists, not 10,000 records (a fresh
+process pays for every object it allocates; the keys are one string, split).
+
+A signature is Python's hash of the five stat fields: one int64 a flow, not
+five (a fifth of the bytes to load and compare, and no per-field conversion in
+the hot loop). A tuple's hash folds each field's hash in with a step that is
+one to one when the others are fixed, and an int's hash is the int modulo
+2**61 - 1, so a change of any one field changes the signature unless it is by
+a multiple of 2**61 - 1 (73 years in nanoseconds, 2 EiB in bytes); a change of
+several keeps it by a 2**-64 chance. A hash is never -1: that is SMUDGED.
 
 Racy writes (git's "racy clean" problem): a file rewritten within the same
 timestamp tick, at the same size, keeps its stat. So an entry whose files
@@ -57,7 +66,7 @@ from .paging import Position, stamp
 from .records import Head
 from .store import Store, write_cache_file
 
-FORMAT = 4
+FORMAT = 5
 RACY_NS = 3_000_000_000  # coarser than any file system's timestamps (FAT: 2 s)
 _MAGIC = b"flowctl-head-cache"
 _HEADER_MAX = 512  # the first line: magic, versions, device, inode, length, CRC, newest time
@@ -65,14 +74,11 @@ _HEADER_MAX = 512  # the first line: magic, versions, device, inode, length, CRC
 # What the cache knows of one flow, from its current head: id, status, kind and
 # updatedAt as a number (paging.stamp), for list's order.
 Entry = tuple[str, str, str, int]
-# The flow.json it came from, as a rewrite changes it: size, mtime, ctime, inode,
-# mode (a symlink or a directory put in its place shows in the mode).
-Sig = tuple[int, int, int, int, int]
-SIG_WIDTH: Final = 5
-# Sizes are never negative, so these never equal a file's signature.
-SMUDGED: Final = (-1, 0, 0, 0, 0)  # racy or not a plain file: re-read by every scan
-_MISSING: Final = (-2, 0, 0, 0, 0)  # no flow.json (removed since the listing)
-_INT64: Final = 1 << 64
+# The flow.json it came from, as a rewrite changes it: the hash of its size,
+# mtime, ctime, inode and mode (a symlink or a directory put in its place shows
+# in the mode).
+Sig = int
+SMUDGED: Final = -1  # racy or not a plain file: re-read by every scan (no hash is -1)
 DirStat = tuple[int, int, int, int]  # the tenant directory's device, mtime, ctime, inode
 RANK: Final = {name: number for number, name in enumerate(records.STATUSES)}
 
@@ -80,7 +86,7 @@ RANK: Final = {name: number for number, name in enumerate(records.STATUSES)}
 class Table(NamedTuple):
     """The tenant's flows in `list` order (status, updatedAt newest first, key),
     column by column: aligned lists (statuses and kinds interned, so marshal
-    stores each once) and the signatures as one int64 array, SIG_WIDTH a flow."""
+    stores each once) and the signatures as one int64 array."""
 
     keys: list[str]
     ids: list[str]
@@ -89,6 +95,7 @@ class Table(NamedTuple):
     stamps: list[int]
     sigs: array[int]
     others: list[str]  # names in the tenant directory that are no flow: re-read by every scan
+    newest: int  # the newest mtime or ctime of a flow.json it trusts (dump's header)
 
     def position(self, at: int) -> Position:
         """Where the `at`-th flow stands in `list` (paging.Position)."""
@@ -97,31 +104,27 @@ class Table(NamedTuple):
     def entry(self, at: int) -> Entry:
         return (self.ids[at], self.statuses[at], self.kinds[at], self.stamps[at])
 
-    def sig(self, at: int) -> Sig:
-        return _sig_at(self.sigs, at)
-
     def _columns(self) -> tuple[list[Any], ...]:
         return (self.keys, self.ids, self.statuses, self.kinds, self.stamps)
 
     def select(self, picked: list[int]) -> Table:
         """The rows at `picked` (ascending, so still in list order)."""
-        sigs = array("q")
-        for at in picked:
-            sigs.extend(self.sigs[at * SIG_WIDTH:(at + 1) * SIG_WIDTH])
+        sigs = array("q", [self.sigs[at] for at in picked])
         keys, ids, statuses, kinds, stamps = ([column[at] for at in picked] for column in self._columns())
-        return Table(keys, ids, statuses, kinds, stamps, sigs, self.others)
+        return Table(keys, ids, statuses, kinds, stamps, sigs, self.others, self.newest)
 
-    def merged(self, rows: list[tuple[str, Entry, Sig]], others: list[str]) -> Table:
+    def merged(self, rows: list[tuple[str, Entry, Sig]], others: list[str], newest: int) -> Table:
         """This table with `rows` (key, entry, signature) put in their places in
-        list order, and `others` as its names that are no flow: a binary search
-        per row, then slices of the columns, never a sort of the whole table."""
+        list order, `others` as its names that are no flow, and `newest` the
+        newest time of the files read for them: a binary search per row, then
+        slices of the columns, never a sort of the whole table."""
         columns: tuple[list[Any], ...] = ([], [], [], [], [])
         sigs = array("q")
 
         def take(start: int, stop: int) -> None:
             for column, source in zip(columns, self._columns(), strict=True):
                 column.extend(source[start:stop])
-            sigs.extend(self.sigs[start * SIG_WIDTH:stop * SIG_WIDTH])
+            sigs.extend(self.sigs[start:stop])
 
         start = 0
         for key, entry, sig in sorted(rows, key=lambda row: position(row[0], row[1])):
@@ -130,19 +133,15 @@ class Table(NamedTuple):
             for column, value in zip(columns, (key, entry[0], sys.intern(entry[1]), sys.intern(entry[2]), entry[3]),
                                      strict=True):
                 column.append(value)
-            sigs.extend(sig)
+            sigs.append(sig)
             start = cut
         take(start, len(self.keys))
         keys, ids, statuses, kinds, stamps = columns
-        return Table(keys, ids, statuses, kinds, stamps, sigs, sorted(others))
-
-
-def _sig_at(sigs: array[int], at: int) -> Sig:
-    return tuple(sigs[at * SIG_WIDTH:(at + 1) * SIG_WIDTH])  # type: ignore[return-value]
+        return Table(keys, ids, statuses, kinds, stamps, sigs, sorted(others), max(self.newest, newest))
 
 
 def _empty() -> Table:
-    return Table([], [], [], [], [], array("q"), [])
+    return Table([], [], [], [], [], array("q"), [], 0)
 
 
 def position(key: str, row: Entry) -> Position:
@@ -162,32 +161,30 @@ class Scan(NamedTuple):
 
 
 def _signature(st: os.stat_result) -> Sig:
-    """A stat as int64s (an inode number past 2**63, as some network file systems
-    give, wrapped around: only equality matters)."""
-    fields = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode)
-    return tuple((field + (1 << 63)) % _INT64 - (1 << 63) for field in fields)  # type: ignore[return-value]
+    """A stat as one int64 (any inode number, past 2**63 too: a hash takes any int)."""
+    return hash((st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode))
 
 
-def _signatures(dir_fd: int, keys: list[str]) -> array[int]:
-    """The signatures of each key's flow.json, _MISSING where there is none: the
-    hot loop of a 10,000-flow tenant, one stat each through a short path relative
-    to the tenant directory, its fields appended to one array, nothing kept."""
+def _signatures(dir_fd: int, keys: list[str]) -> tuple[array[int], list[int]]:
+    """The signatures of each key's flow.json, and the rows that have none (gone
+    since the listing: re-read, whatever their signature was): the hot loop of a
+    10,000-flow tenant, one stat each through a short path relative to the tenant
+    directory, hashed as _signature does (spelled out: a call per flow costs more
+    than the hash), nothing else kept."""
     stat_of = functools.partial(os.stat, dir_fd=dir_fd, follow_symlinks=False)
     paths = [key + "/flow.json" for key in keys]
-    found = array("q")
-    add = found.extend
     try:
-        for st in map(stat_of, paths):  # _signature's fields, without its wrap past int64 (rare, below)
-            add((st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode))
-        return found
-    except (OSError, OverflowError):  # one missing, or a field past int64: again, one by one
-        found = array("q")
-        for path in paths:
+        return array("q", [hash((st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode))
+                           for st in map(stat_of, paths)]), []
+    except OSError:  # one missing: again, one by one
+        found, missing = array("q"), []
+        for at, path in enumerate(paths):
             try:
-                found.extend(_signature(stat_of(path)))
+                found.append(_signature(stat_of(path)))
             except OSError:
-                found.extend(_MISSING)
-        return found
+                found.append(SMUDGED)
+                missing.append(at)
+        return found, missing
 
 
 def _dir_stat(path: Path) -> DirStat:
@@ -229,14 +226,13 @@ def load(path: Path, tenant_dir: Path) -> Loaded:
             # Files newer than the cache that says it saw them: clocks disagree
             # (another machine's, a restored backup); nothing in it is trusted.
             return Loaded(_empty(), None, None)
-        tenant, keys, ids, statuses, kinds, stamps, sig_bytes, others = marshal.loads(rest)
+        tenant, joined_keys, ids, statuses, kinds, stamps, sig_bytes, others = marshal.loads(rest)
+        keys = joined_keys.split("\n") if joined_keys else []  # keys are names: no newline in one
         sigs = array("q")
         sigs.frombytes(sig_bytes)
-        table = Table(keys, ids, statuses, kinds, stamps, sigs, others)
-        count = len(keys)
-        if not all(type(column) is list for column in (keys, ids, statuses, kinds, stamps, others)) \
-                or not len(ids) == len(statuses) == len(kinds) == len(stamps) == len(sigs) // SIG_WIDTH == count \
-                or len(sigs) % SIG_WIDTH:
+        table = Table(keys, ids, statuses, kinds, stamps, sigs, others, int(fields[3]))
+        if not all(type(column) is list for column in (ids, statuses, kinds, stamps, others)) \
+                or not len(keys) == len(ids) == len(statuses) == len(kinds) == len(stamps) == len(sigs):
             return Loaded(_empty(), None, "is not a head cache")
         return Loaded(table, tuple(tenant) if tenant else None, None)
     except (OSError, ValueError, TypeError, EOFError):
@@ -246,11 +242,9 @@ def load(path: Path, tenant_dir: Path) -> Loaded:
 def dump(tenant_dir: Path, tenant: DirStat | None, table: Table) -> bytes:
     """The cache file's bytes; its header names the newest time of any file it
     vouches for (load refuses a cache whose own mtime is not later)."""
-    # mtimes and ctimes, as array slices (no list of 20,000 ints); the tenant's stat is racy-checked by itself
-    newest = max(max(table.sigs[1::SIG_WIDTH], default=0), max(table.sigs[2::SIG_WIDTH], default=0))
-    payload = marshal.dumps((tenant, table.keys, table.ids, table.statuses, table.kinds, table.stamps,
+    payload = marshal.dumps((tenant, "\n".join(table.keys), table.ids, table.statuses, table.kinds, table.stamps,
                              table.sigs.tobytes(), table.others))
-    return b"%s %d %d %d\n" % (_header(tenant_dir), len(payload), zlib.crc32(payload), newest) + payload
+    return b"%s %d %d %d\n" % (_header(tenant_dir), len(payload), zlib.crc32(payload), table.newest) + payload
 
 
 def scan(store: Store, tenant: str, *, rewrite_after: int | None = 0, ids_only: bool = False) -> Scan:
@@ -305,20 +299,18 @@ def _scan(store: Store, tenant: str, rewrite_after: int | None, ids_only: bool) 
             # file or symlink there is read the slow way, which refuses it as today.
             present.difference_update(kept.keys)  # in place: no second set of 10,000 names
             candidates = sorted(name for name in present if names.is_name(name))
-        seen = kept.sigs if ids_only else _signatures(dir_fd, kept.keys)
-        changed = [] if seen == kept.sigs else _changed(seen, kept.sigs)
-        fresh = [(kept.keys[at], _sig_at(seen, at)) for at in changed]
-        new_sigs = _signatures(dir_fd, candidates)
-        fresh += [(key, _sig_at(new_sigs, at)) for at, key in enumerate(candidates)]
+        seen, missing = (kept.sigs, []) if ids_only else _signatures(dir_fd, kept.keys)
+        changed = [] if seen == kept.sigs and not missing else sorted({*_changed(seen, kept.sigs), *missing})
+        fresh = [kept.keys[at] for at in changed] + candidates
+        if not fresh and kept is old:
+            return Scan(old, 0)  # the warm path: nothing changed
+        if changed:
+            gone = set(changed)
+            kept = kept.select([at for at in range(len(kept.keys)) if at not in gone])
+        rows, others, newest = _read_heads(store, tenant, dir_fd, fresh, racy_from)
     finally:
         os.close(dir_fd)
-    if not fresh and kept is old:
-        return Scan(old, 0)  # the warm path: nothing changed
-    if changed:
-        gone = set(changed)
-        kept = kept.select([at for at in range(len(kept.keys)) if at not in gone])
-    rows, others = _read_heads(store, tenant, fresh, racy_from)
-    table = kept.merged(rows, others)
+    table = kept.merged(rows, others, newest)
     if rewrite_after is not None and len(fresh) >= rewrite_after and \
             (loaded.problem is not None or loaded.tenant != tenant_stat or table != old):
         save(store, tenant, tenant_stat, table)
@@ -330,7 +322,7 @@ def _changed(now: array[int], then: array[int]) -> list[int]:
     byte strings (memcmp) find k changed rows among n in O(k log n) of them,
     not n comparisons of tuples in Python."""
     now_bytes, then_bytes = now.tobytes(), then.tobytes()
-    size = SIG_WIDTH * now.itemsize
+    size = now.itemsize
     found: list[int] = []
 
     def search(low: int, high: int) -> None:
@@ -343,26 +335,34 @@ def _changed(now: array[int], then: array[int]) -> list[int]:
         search(low, middle)
         search(middle, high)
 
-    search(0, len(now) // SIG_WIDTH)
+    search(0, len(now))
     return found
 
 
-def _read_heads(store: Store, tenant: str, fresh: list[tuple[str, Sig]],
-                racy_from: int) -> tuple[list[tuple[str, Entry, Sig]], list[str]]:
-    """The rows of the flows named in `fresh`, read from their heads (their stat,
-    taken before the read, kept only when old enough to trust: a change after it
-    shows as a changed stat next time), and the names that are no flow."""
+def _read_heads(store: Store, tenant: str, dir_fd: int, fresh: list[str],
+                racy_from: int) -> tuple[list[tuple[str, Entry, Sig]], list[str], int]:
+    """The rows of the flows named in `fresh`, read from their heads, the names
+    that are no flow, and the newest time of the files trusted. Each flow.json's
+    stat is taken before its read and kept only when old enough to trust: a
+    change after it shows as a changed signature next time."""
     rows: list[tuple[str, Entry, Sig]] = []
     others: list[str] = []
-    for key, now in fresh:
+    newest = 0
+    for key in fresh:
+        sig = SMUDGED
+        try:
+            now = os.stat(key + "/flow.json", dir_fd=dir_fd, follow_symlinks=False)
+            changed_at = max(now.st_mtime_ns, now.st_ctime_ns)
+            if stat.S_ISREG(now.st_mode) and changed_at < racy_from:
+                sig, newest = _signature(now), max(newest, changed_at)
+        except OSError:
+            pass  # gone: the read below says whether it is a flow
         head = _read(store, tenant, key)
         if head is None:
             others.append(key)
             continue
-        trusted = now[0] >= 0 and stat.S_ISREG(now[4]) and max(now[1], now[2]) < racy_from
-        rows.append((key, (head["id"], head["status"], head["kind"], stamp(head["updatedAt"])),
-                     now if trusted else SMUDGED))
-    return rows, others
+        rows.append((key, (head["id"], head["status"], head["kind"], stamp(head["updatedAt"])), sig))
+    return rows, others, newest
 
 
 def _read(store: Store, tenant: str, key: str) -> Head | None:
@@ -404,7 +404,7 @@ def problems(store: Store, tenant: str) -> list[str]:
     table = loaded.table
     for at in sorted(range(len(table.keys)), key=table.keys.__getitem__):
         key = table.keys[at]
-        if not names.is_name(key) or _stat(tenant_dir / key / "flow.json") != table.sig(at):
+        if not names.is_name(key) or _stat(tenant_dir / key / "flow.json") != table.sigs[at]:
             continue  # not trusted by readers either: re-read by the next one
         try:
             head = reading.current_head(store.flow_files(tenant, key))
