@@ -13,6 +13,7 @@ import fcntl
 import json
 import os
 import re
+import stat
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -402,18 +403,42 @@ class Store(NamedTuple):
         """The files of flow `key`, refusing a directory (the flow's, or its
         versions/ where snapshots are linked) that leads out of the store."""
         files = FlowFiles(self.tenant_dir(tenant) / names.check_key(key))
-        self.check_inside(files.dir)
-        self.check_inside(files.versions)
+        if not self._plainly_inside(files.versions):  # then its parent, the flow's directory, is too
+            self.check_inside(files.dir)
+            self.check_inside(files.versions)
         return files
 
     def check_inside(self, path: Path) -> None:
         """Refuse a path whose symlinks lead outside the store root (docs/contract.md §7)."""
+        if self._plainly_inside(path):
+            return
         try:
             resolved = path.resolve()
         except (OSError, RuntimeError):
             raise IntegrityError(f"{path}: cannot be resolved (symlink loop?)") from None
         if not resolved.is_relative_to(self.root):
             raise IntegrityError(f"{path}: is a symlink leading out of the store; flowctl refuses it")
+
+    def _plainly_inside(self, path: Path) -> bool:
+        """Whether `path` is under the (resolved) root through names none of which
+        is a symlink, so it resolves to itself: one lstat per name below the root,
+        where resolve() lstats every name from / and costs a page of `list` a few
+        hundred microseconds a flow. False: resolve it to know."""
+        current, text = str(self.root), str(path)
+        if not text.startswith(current) or text[len(current):len(current) + 1] != os.sep:
+            return False
+        for name in text[len(current) + 1:].split(os.sep):
+            if name == "..":
+                return False
+            current = os.path.join(current, name)
+            try:
+                if stat.S_ISLNK(os.lstat(current).st_mode):
+                    return False
+            except FileNotFoundError:
+                return True  # nothing further can be a symlink: resolve() keeps the rest as written
+            except OSError:
+                return False
+        return True
 
     def flow_keys(self, tenant: str) -> list[str]:
         """The keys of a tenant's flows, sorted; stray and temp entries are skipped."""
