@@ -8,6 +8,7 @@ created meanwhile (keyset, not offset, pagination).
 
 from __future__ import annotations
 
+import binascii
 import bisect
 import json
 import re
@@ -58,19 +59,20 @@ def check_cursor(cursor: str | None) -> None:
         _decode_cursor(cursor)
 
 
-def _encode_cursor(where: Position) -> str:
-    import base64
+# URL-safe base64 without padding, as base64.urlsafe_b64encode spells it, from
+# binascii directly: importing base64 (and struct) costs every paged list ~1 ms.
+_TO_URLSAFE = str.maketrans("+/", "-_")
+_FROM_URLSAFE = str.maketrans("-_", "+/")
 
+
+def _encode_cursor(where: Position) -> str:
     raw = json.dumps(list(where), separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return binascii.b2a_base64(raw, newline=False).decode().translate(_TO_URLSAFE).rstrip("=")
 
 
 def _decode_cursor(cursor: str) -> Position:
-    import base64
-    import binascii
-
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        raw = binascii.a2b_base64((cursor + "=" * (-len(cursor) % 4)).translate(_FROM_URLSAFE))
         rank, stamp, key = json.loads(raw)
         if not (isinstance(rank, int) and isinstance(stamp, int) and isinstance(key, str)):
             raise ValueError
