@@ -57,7 +57,12 @@ def resolve_tenant(store_root: _StoreRoot, tenant: str | None) -> str:
 def resolve_actor(actor: str | None) -> str:
     """Who is acting: `actor` when non-empty, else `$FLOWCTL_ACTOR` when
     non-empty, else the login name, else `unknown` (docs/contract.md §2)."""
-    return actor or os.environ.get("FLOWCTL_ACTOR") or default_actor()
+    return _given_actor(actor) or default_actor()
+
+
+def _given_actor(actor: str | None) -> str | None:
+    """`actor`, else `$FLOWCTL_ACTOR`, when non-empty; None: the login name."""
+    return actor or os.environ.get("FLOWCTL_ACTOR") or None
 
 
 def connect(
@@ -76,7 +81,7 @@ def connect(
     return Flows(
         store=store_root,
         tenant=resolve_tenant(store_root, tenant),
-        actor=resolve_actor(actor),
+        actor=_given_actor(actor),  # None: Flows looks the login name up when a write needs it
         lock_timeout=_DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout,
     )
 

@@ -70,10 +70,12 @@ def version_number(head: Head, which: str | int) -> int:
 class Flows:
     """The flows of one tenant of a store, as seen by one actor."""
 
-    def __init__(self, store: Store, tenant: str, actor: str, lock_timeout: float = 10.0) -> None:
+    def __init__(self, store: Store, tenant: str, actor: str | None, lock_timeout: float = 10.0) -> None:
+        """`actor` None: the login name (`default_actor`), looked up when a write
+        first needs it, so a read never imports getpass."""
         self.store = store
         self.tenant = names.check_tenant(tenant)
-        self.actor = _check_text("actor", actor, required=True)
+        self._actor = None if actor is None else _check_text("actor", actor, required=True)
         if not lock_timeout >= 0:  # also NaN, which would make a busy lock wait forever
             raise BadInput(f"the lock timeout {lock_timeout!r} is not a number of seconds >= 0",
                            hint="give --lock-timeout SECONDS")
@@ -81,6 +83,13 @@ class Flows:
         # Whether the last `update` wrote anything (like DB-API's cursor.rowcount):
         # an update that changes nothing writes nothing and returns the head as is.
         self.last_update_changed = False
+
+    @property
+    def actor(self) -> str:
+        """Who is acting, as the audit log and signatures record it."""
+        if self._actor is None:
+            self._actor = _check_text("actor", default_actor(), required=True)
+        return self._actor
 
     # -- preconditions -----------------------------------------------------------
 

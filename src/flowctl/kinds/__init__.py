@@ -13,8 +13,9 @@ A fourth kind is one new module with those functions and one entry in `KINDS`.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, cast
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Literal, NamedTuple, Protocol, cast
 
 from ..errors import BadInput
 
@@ -39,9 +40,9 @@ class Rules(Protocol):
         """The JSON Schema of the kind's configs, generated from its models."""
 
 
-@dataclass(frozen=True)
-class Kind:
-    """What is known of a kind without importing its validator."""
+class Kind(NamedTuple):
+    """What is known of a kind without importing its validator (a NamedTuple, not
+    a dataclass: every command reads this, and importing dataclasses costs ~1 ms)."""
 
     name: str
     module: str
@@ -52,7 +53,7 @@ class Kind:
     `swap`: it makes the target the active version and writes no snapshot."""
     columns: tuple[tuple[str, str], ...]
     """(summary field, column title) for the `versions` table."""
-    head_fields: dict[str, Any] = field(default_factory=dict)
+    head_fields: Mapping[str, Any] = MappingProxyType({})
     """Fields only this kind's heads carry, after `status`, with their defaults."""
     source_field: str | None = None
     """A config field holding text (a policy's source): `edit` opens it as text,
@@ -71,7 +72,7 @@ KINDS: dict[str, Kind] = {
              source_field="source", suffix=".aster"),
         Kind("workflow", "workflow", "workflow", "append",
              (("nodeCount", "NODES"), ("triggerCount", "TRIGGERS")),
-             head_fields={"pausedReason": None}),
+             head_fields=MappingProxyType({"pausedReason": None})),
     )
 }
 DEFAULT_KIND = "decision-flow"
