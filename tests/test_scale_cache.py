@@ -301,12 +301,31 @@ class TestDamagedCache:
         """A read-only store or a full disk: list works, nothing is cached."""
         make_flows(run, 2)
 
-        def refuse(path: Path, data: bytes) -> None:
+        def refuse(path: Path, data: bytes, *, durable: bool = True) -> None:
             raise OSError(30, "Read-only file system")
 
         monkeypatch.setattr(store_module, "write_atomic", refuse)
         assert keys(run) == ["f0", "f1"]
         assert not (store / CACHE).exists()
+
+    def test_cache_writes_are_not_fsynced_history_writes_are(self, run: Run, store: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+        """A cache checks its own bytes, so writing one costs no fsync (a crash
+        leaves a file the CRC refuses); the store's own records are fsynced."""
+        make_flows(run, 2)
+        assert not (store / CACHE).exists()  # creates leave it to the next read
+        synced: list[int] = []
+        real_fsync = os.fsync
+
+        def counted_fsync(fd: int) -> None:
+            synced.append(fd)
+            real_fsync(fd)
+
+        monkeypatch.setattr(os, "fsync", counted_fsync)
+        assert keys(run) == ["f0", "f1"]
+        assert (store / CACHE).exists() and synced == []
+        assert run("create", "f2", "--name", "F2").exit_code == 0
+        assert synced
 
     def test_cache_place_taken_by_a_file(self, run: Run, store: Path) -> None:
         """`.cache` being a file (cannot be written): reads still work."""

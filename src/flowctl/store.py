@@ -68,13 +68,15 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def write_temp(target: Path, data: bytes) -> Path:
-    """Write `data` to a new, fsynced temp file beside `target` (removed again on failure)."""
+def write_temp(target: Path, data: bytes, *, durable: bool = True) -> Path:
+    """Write `data` to a new temp file beside `target`, fsynced when `durable`
+    (removed again on failure)."""
     temp = _temp_name(target)
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     try:
         _write_all(fd, data)
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
     except BaseException:
         os.close(fd)
         os.unlink(temp)
@@ -83,25 +85,29 @@ def write_temp(target: Path, data: bytes) -> Path:
     return temp
 
 
-def write_atomic(target: Path, data: bytes) -> None:
-    """Replace `target` with `data` so every reader sees the old or the new file."""
-    temp = write_temp(target, data)
+def write_atomic(target: Path, data: bytes, *, durable: bool = True) -> None:
+    """Replace `target` with `data` so every reader sees the old or the new file;
+    `durable`: and so that the new one survives a crash (fsync of file and directory)."""
+    temp = write_temp(target, data, durable=durable)
     try:
         os.replace(temp, target)
     except BaseException:
         os.unlink(temp)
         raise
-    fsync_dir(target.parent)
+    if durable:
+        fsync_dir(target.parent)
 
 
 def write_cache_file(target: Path, data: bytes) -> bool:
     """Write a local cache file (in a tenant's `.cache/`: this machine's, never
     history) atomically, making its directory; False, and nothing changed, when
     it cannot be written (a read-only store, a full disk): a cache never fails
-    the command that keeps it."""
+    the command that keeps it. Not fsynced (~4 ms): a cache checks its own bytes
+    (length and CRC, or a digest), so what a crash leaves of it is ignored and
+    made again, like a missing one."""
     try:
         target.parent.mkdir(exist_ok=True)
-        write_atomic(target, data)
+        write_atomic(target, data, durable=False)
     except OSError:
         return False
     return True
