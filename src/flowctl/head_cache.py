@@ -14,8 +14,9 @@ size, mtime, ctime, inode and mode), column by column and in `list` order; a
 release touches its head's times before its commit point (journal), so a
 release cut off after it shows too. A read stats each flow.json (git's index
 costs `git status` the same: one stat per file is the floor of noticing an
-in-place edit) and re-parses only the flows whose stat changed; a flow directory added or removed shows in the tenant
-directory's own stat, and then its listing is read again. When nothing
+in-place edit) and re-parses only the flows whose stat changed; a flow
+directory added or removed shows in the tenant directory's own stat, and then
+its listing is read again. When nothing
 changed, the signatures are compared as one array of integers and the cached
 order is the page's order: no per-flow Python work beyond the stat and its
 hash, and loading 10,000 flows makes a few lists, not 10,000 records (a fresh
