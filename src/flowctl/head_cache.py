@@ -361,8 +361,13 @@ def _read_heads(store: Store, tenant: str, dir_fd: int, fresh: list[str],
         if head is None:
             others.append(key)
             continue
-        rows.append((key, (head["id"], head["status"], head["kind"], stamp(head["updatedAt"])), sig))
+        rows.append((key, _entry(head), sig))
     return rows, others, newest
+
+
+def _entry(head: Head) -> Entry:
+    """What the cache keeps of a head: the row readers trust and verify checks."""
+    return (head["id"], head["status"], head["kind"], stamp(head["updatedAt"]))
 
 
 def _read(store: Store, tenant: str, key: str) -> Head | None:
@@ -410,7 +415,7 @@ def problems(store: Store, tenant: str) -> list[str]:
             head = reading.current_head(store.flow_files(tenant, key))
         except Exception:  # any damage is reported by the flow's own checks
             continue
-        if (head["id"], head["status"], head["kind"], stamp(head["updatedAt"])) != table.entry(at):
+        if _entry(head) != table.entry(at):
             found.append(f"its entry for flow {key!r} is stale (flow.json changed without its size, "
                          "times or inode changing)")
     positions = [table.position(at) for at in range(len(table.keys))]
